@@ -6,12 +6,14 @@ import (
 	"os"
 
 	"github.com/opencontainers/runc/libcontainer"
+	"github.com/spf13/cobra"
 	// Device cgroup rules need the devices controller registered.
 	_ "github.com/opencontainers/cgroups/devices"
 	// nsenter runs in C before the Go runtime when re-exec'd as "init".
 	_ "github.com/opencontainers/runc/libcontainer/nsenter"
 
 	"github.com/berth-project/berth/cli"
+	"github.com/berth-project/berth/daemon/runtime/shim"
 )
 
 func init() {
@@ -23,5 +25,15 @@ func init() {
 }
 
 func main() {
-	os.Exit(cli.Main(os.Args[1:]))
+	if len(os.Args) > 1 && os.Args[1] == "shim" {
+		os.Exit(shim.Main(os.Args[2:]))
+	}
+	os.Exit(cli.Main(os.Args[1:], daemonCommand(), shimCommand()))
+}
+
+// shimCommand documents the hidden shim entry point (dispatched in main
+// before cobra parses anything).
+func shimCommand() *cobra.Command {
+	return &cobra.Command{Use: "shim", Hidden: true, Short: "per-container supervisor (internal)", DisableFlagParsing: true,
+		Run: func(cmd *cobra.Command, args []string) { os.Exit(shim.Main(args)) }}
 }

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-project/berth/api/server"
+	"github.com/berth-project/berth/daemon"
+)
+
+// daemonCommand is `berth daemon`: the engine serving the Engine API.
+func daemonCommand() *cobra.Command {
+	var (
+		host     string
+		cfg      daemon.Config
+		debug    bool
+		groupGID int
+	)
+	cmd := &cobra.Command{
+		Use:   "daemon [OPTIONS]",
+		Short: "Run the berth engine (Docker Engine API on a unix socket)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			level := slog.LevelInfo
+			if debug {
+				level = slog.LevelDebug
+			}
+			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			return runDaemon(ctx, log, host, cfg, groupGID)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&host, "host", "H", "unix:///run/berth/berth.sock", "Daemon socket to listen on")
+	f.StringVar(&cfg.DataRoot, "data-root", "/var/lib/berth", "Root directory of persistent state")
+	f.StringVar(&cfg.ExecRoot, "exec-root", "/run/berth", "Root directory of runtime state")
+	f.StringVar(&cfg.CgroupParent, "cgroup-parent", "berth", "Parent cgroup for containers")
+	f.BoolVarP(&debug, "debug", "D", false, "Enable debug logging")
+	f.IntVar(&groupGID, "group-gid", 0, "Group ID that owns the socket (mode 0660)")
+	return cmd
+}
+
+func runDaemon(ctx context.Context, log *slog.Logger, host string, cfg daemon.Config, gid int) error {
+	path, ok := strings.CutPrefix(host, "unix://")
+	if !ok {
+		return fmt.Errorf("unsupported --host %q: only unix:///path sockets are supported", host)
+	}
+	d, err := daemon.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	l, err := server.ListenUnix(path, gid)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", host, err)
+	}
+	log.Info("berth daemon listening", "host", host, "data-root", cfg.DataRoot, "version", daemon.Version)
+	srv := server.New(d, log, server.Options{})
+	return srv.Serve(ctx, l)
+}
