@@ -54,7 +54,7 @@ type Daemon struct {
 	tasks map[string]*runtime.Task // container ID → running task
 	// pending holds attach sessions waiting for their container to start.
 	pending map[string]*pendingAttach
-	execs *execStore
+	execs   *execStore
 	// restarts holds the restart manager of each container that has a
 	// restart policy and has been started.
 	restarts map[string]*container.RestartManager

@@ -90,7 +90,6 @@ func eventMatches(m events.Message, f server.Filters) bool {
 	return true
 }
 
-
 // SubscribeEvents implements server.Backend.
 func (d *Daemon) SubscribeEvents(ctx context.Context, since, until time.Time, f server.Filters, live bool) ([]events.Message, <-chan events.Message, func()) {
 	b := d.events
