@@ -222,6 +222,12 @@ func (d *detachReader) Read(p []byte) (int, error) {
 	n, err := d.r.Read(buf)
 	out := p[:0]
 	for _, b := range buf[:n] {
+		if d.matched > 0 && b != d.keys[d.matched] {
+			// The sequence broke: release what was held back.
+			out = append(out, d.pending...)
+			d.pending = d.pending[:0]
+			d.matched = 0
+		}
 		if len(d.keys) > 0 && b == d.keys[d.matched] {
 			d.matched++
 			d.pending = append(d.pending, b)
@@ -231,11 +237,6 @@ func (d *detachReader) Read(p []byte) (int, error) {
 				return len(out), io.EOF
 			}
 			continue
-		}
-		if d.matched > 0 {
-			out = append(out, d.pending...)
-			d.pending = d.pending[:0]
-			d.matched = 0
 		}
 		out = append(out, b)
 	}

@@ -197,3 +197,10 @@ func isRunning(c *container.Container) bool {
 }
 
 var errNotRunning = errors.New("not running")
+
+func runtimeOptions(cfg Config) []runtime.Option {
+	if cfg.Executable == "" {
+		return nil
+	}
+	return []runtime.Option{runtime.WithExecutable(cfg.Executable)}
+}

@@ -243,7 +243,8 @@ func (d *Daemon) ExecInspect(ctx context.Context, id string) (*apicontainer.Exec
 		r.ProcessConfig.Arguments = e.req.Cmd[1:]
 	}
 	if e.exitCode != nil {
-		r.ExitCode = *e.exitCode
+		code := *e.exitCode
+		r.ExitCode = &code
 	}
 	return r, nil
 }

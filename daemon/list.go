@@ -11,7 +11,6 @@ import (
 	"github.com/moby/moby/api/types/events"
 
 	"github.com/berth-project/berth/api/server"
-	"github.com/berth-project/berth/daemon/container"
 )
 
 var containerFilters = map[string]bool{

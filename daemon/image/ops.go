@@ -31,6 +31,12 @@ type ImportOptions struct {
 // addLayer stores a layer tar (maybe compressed) as an uncompressed blob,
 // unpacks it over parent and returns its diff ID and chain ID.
 func (s *Store) addLayer(ctx context.Context, parent digest.Digest, r io.Reader) (diffID, chainID digest.Digest, err error) {
+	return s.addLayerExpect(ctx, parent, r, "")
+}
+
+// addLayerExpect is addLayer that refuses a layer whose diff ID is not
+// expected (when set); nothing is stored then.
+func (s *Store) addLayerExpect(ctx context.Context, parent digest.Digest, r io.Reader, expected digest.Digest) (diffID, chainID digest.Digest, err error) {
 	dr, err := archive.Decompress(r)
 	if err != nil {
 		return "", "", err
@@ -43,7 +49,7 @@ func (s *Store) addLayer(ctx context.Context, parent digest.Digest, r io.Reader)
 		w.Abort()
 		return "", "", fmt.Errorf("read layer: %w", err)
 	}
-	diffID, err = w.Commit("")
+	diffID, err = w.Commit(expected)
 	if err != nil {
 		return "", "", err
 	}

@@ -235,6 +235,16 @@ func (s *Store) create(ctx context.Context, cfg *dockerspec.DockerOCIImage, pare
 	if err != nil {
 		return nil, fmt.Errorf("store image config: %w", err)
 	}
+	return s.registerRef(ctx, id, parent, ref)
+}
+
+// register records an image whose config blob is stored.
+func (s *Store) register(ctx context.Context, id digest.Digest, parent digest.Digest) (*Image, error) {
+	return s.registerRef(ctx, id, parent, "")
+}
+
+func (s *Store) registerRef(ctx context.Context, id digest.Digest, parent digest.Digest, ref string) (*Image, error) {
+	var err error
 	var named reference.Named
 	if ref != "" {
 		if named, err = parseRef(ref); err != nil {
@@ -318,7 +328,6 @@ func shortID(id digest.Digest) string {
 	}
 	return e
 }
-
 
 // ReadBlob opens a blob by digest (configs and layer tars).
 func (s *Store) ReadBlob(d digest.Digest) (io.ReadCloser, error) {

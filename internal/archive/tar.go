@@ -15,8 +15,8 @@ import (
 	"syscall"
 
 	"github.com/containerd/errdefs"
-	apicontainer "github.com/moby/moby/api/types/container"
 	securejoin "github.com/cyphar/filepath-securejoin"
+	apicontainer "github.com/moby/moby/api/types/container"
 	"golang.org/x/sys/unix"
 )
 

@@ -1,0 +1,253 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	apicontainer "github.com/moby/moby/api/types/container"
+)
+
+func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) error {
+	var req apicontainer.CreateRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	if req.Config == nil {
+		return badRequest("config cannot be empty in order to create a container")
+	}
+	resp, err := s.b.ContainerCreate(r.Context(), r.URL.Query().Get("name"), req.Config, req.HostConfig, req.NetworkingConfig)
+	if err != nil {
+		return err
+	}
+	if resp.Warnings == nil {
+		resp.Warnings = []string{}
+	}
+	writeJSON(w, 201, resp)
+	return nil
+}
+
+func (s *Server) containerList(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f, err := parseFilters(q.Get("filters"))
+	if err != nil {
+		return err
+	}
+	limit := 0
+	if l := q.Get("limit"); l != "" {
+		if limit, err = strconv.Atoi(l); err != nil {
+			return badRequest("invalid limit")
+		}
+	}
+	list, err := s.b.ContainerList(r.Context(), ContainerListOptions{All: boolQuery(q.Get("all")), Limit: limit, Size: boolQuery(q.Get("size")), Filters: f})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, 200, list)
+	return nil
+}
+
+func (s *Server) containerPrune(w http.ResponseWriter, r *http.Request) error {
+	f, err := parseFilters(r.URL.Query().Get("filters"))
+	if err != nil {
+		return err
+	}
+	rep, err := s.b.ContainersPrune(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, 200, rep)
+	return nil
+}
+
+func (s *Server) containerInspect(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.b.ContainerInspect(r.Context(), r.PathValue("id"), boolQuery(r.URL.Query().Get("size")))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, 200, c)
+	return nil
+}
+
+func timeoutQuery(r *http.Request) (*int, error) {
+	v := r.URL.Query().Get("t")
+	if v == "" {
+		v = r.URL.Query().Get("timeout")
+	}
+	if v == "" {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return nil, badRequest("invalid timeout: " + v)
+	}
+	return &n, nil
+}
+
+func (s *Server) containerStop(w http.ResponseWriter, r *http.Request) error {
+	t, err := timeoutQuery(r)
+	if err != nil {
+		return err
+	}
+	if err := s.b.ContainerStop(r.Context(), r.PathValue("id"), r.URL.Query().Get("signal"), t); err != nil {
+		return err
+	}
+	w.WriteHeader(204)
+	return nil
+}
+
+func (s *Server) containerRestart(w http.ResponseWriter, r *http.Request) error {
+	t, err := timeoutQuery(r)
+	if err != nil {
+		return err
+	}
+	if err := s.b.ContainerRestart(r.Context(), r.PathValue("id"), r.URL.Query().Get("signal"), t); err != nil {
+		return err
+	}
+	w.WriteHeader(204)
+	return nil
+}
+
+// containerWait flushes the headers at once (clients rely on it to know
+// the wait is registered), then sends the result when it comes.
+func (s *Server) containerWait(w http.ResponseWriter, r *http.Request) error {
+	cond := apicontainer.WaitCondition(r.URL.Query().Get("condition"))
+	switch cond {
+	case "", apicontainer.WaitConditionNotRunning, apicontainer.WaitConditionNextExit, apicontainer.WaitConditionRemoved:
+	default:
+		return badRequest("invalid condition: " + string(cond))
+	}
+	ch, err := s.b.ContainerWait(r.Context(), r.PathValue("id"), cond)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	if fl, ok := w.(http.Flusher); ok {
+		fl.Flush()
+	}
+	select {
+	case resp, ok := <-ch:
+		if !ok {
+			return nil
+		}
+		_ = json.NewEncoder(w).Encode(resp)
+	case <-r.Context().Done():
+	}
+	return nil
+}
+
+func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	since, err := parseTime(q.Get("since"))
+	if err != nil {
+		return err
+	}
+	until, err := parseTime(q.Get("until"))
+	if err != nil {
+		return err
+	}
+	tail := -1
+	if t := q.Get("tail"); t != "" && t != "all" {
+		if tail, err = strconv.Atoi(t); err != nil || tail < 0 {
+			return badRequest("invalid tail: " + t)
+		}
+	}
+	opts := LogsOptions{Stdout: boolQuery(q.Get("stdout")), Stderr: boolQuery(q.Get("stderr")), Follow: boolQuery(q.Get("follow")),
+		Since: since, Until: until, Tail: tail, Timestamps: boolQuery(q.Get("timestamps"))}
+	started := false
+	var tty bool
+	var out *muxWriter
+	flusher, _ := w.(http.Flusher)
+	err = s.b.ContainerLogs(r.Context(), r.PathValue("id"), opts, func(isTTY bool) {
+		tty = isTTY
+		if tty {
+			w.Header().Set("Content-Type", "application/vnd.docker.raw-stream")
+		} else {
+			w.Header().Set("Content-Type", "application/vnd.docker.multiplexed-stream")
+		}
+		w.WriteHeader(200)
+		started = true
+		out = &muxWriter{w: w}
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}, func(stream string, line []byte, t time.Time) error {
+		if opts.Timestamps {
+			line = append([]byte(t.UTC().Format(time.RFC3339Nano)+" "), line...)
+		}
+		var err error
+		if tty {
+			_, err = w.Write(line)
+		} else {
+			err = out.writeFrame(streamByte(stream), line)
+		}
+		if flusher != nil && opts.Follow {
+			flusher.Flush()
+		}
+		return err
+	})
+	if err != nil && !started {
+		return err
+	}
+	return nil
+}
+
+func streamByte(stream string) byte {
+	if stream == "stderr" {
+		return 2
+	}
+	return 1
+}
+
+func (s *Server) containerTop(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.b.ContainerTop(r.Context(), r.PathValue("id"), r.URL.Query().Get("ps_args"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, 200, t)
+	return nil
+}
+
+func (s *Server) containerStats(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	stream := q.Get("stream") == "" || boolQuery(q.Get("stream"))
+	if boolQuery(q.Get("one-shot")) {
+		stream = false
+	}
+	started := false
+	enc := json.NewEncoder(w)
+	flusher, _ := w.(http.Flusher)
+	err := s.b.ContainerStats(r.Context(), r.PathValue("id"), stream, func(st *apicontainer.StatsResponse) error {
+		if !started {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(200)
+			started = true
+		}
+		if err := enc.Encode(st); err != nil {
+			return err
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return nil
+	})
+	if err != nil && !started {
+		return err
+	}
+	return nil
+}
+
+func (s *Server) execCreate(w http.ResponseWriter, r *http.Request) error {
+	var req apicontainer.ExecCreateRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	id, err := s.b.ExecCreate(r.Context(), r.PathValue("id"), &req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, 201, map[string]string{"Id": id})
+	return nil
+}

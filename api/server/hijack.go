@@ -1,0 +1,196 @@
+package server
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+
+	apicontainer "github.com/moby/moby/api/types/container"
+)
+
+// muxWriter writes Docker's multiplexed stream: an 8-byte header (stream,
+// 0, 0, 0, big-endian length) before each chunk.
+type muxWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (m *muxWriter) writeFrame(stream byte, p []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var hdr [8]byte
+	hdr[0] = stream
+	binary.BigEndian.PutUint32(hdr[4:], uint32(len(p)))
+	if _, err := m.w.Write(hdr[:]); err != nil {
+		return err
+	}
+	_, err := m.w.Write(p)
+	return err
+}
+
+type streamWriter struct {
+	m      *muxWriter
+	stream byte
+}
+
+func (s streamWriter) Write(p []byte) (int, error) {
+	if err := s.m.writeFrame(s.stream, p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// hijack takes over the connection and writes the upgrade (or raw stream)
+// response header.
+func (s *Server) hijack(w http.ResponseWriter, r *http.Request, tty bool) (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("connection cannot be hijacked")
+	}
+	conn, rw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	ctype := "application/vnd.docker.multiplexed-stream"
+	if tty {
+		ctype = "application/vnd.docker.raw-stream"
+	}
+	if r.Header.Get("Upgrade") != "" {
+		fmt.Fprintf(rw, "HTTP/1.1 101 UPGRADED\r\nContent-Type: %s\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: %s\r\n\r\n", ctype, APIVersion)
+	} else {
+		fmt.Fprintf(rw, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nApi-Version: %s\r\n\r\n", ctype, APIVersion)
+	}
+	if err := rw.Flush(); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	s.mu.Lock()
+	s.conns[conn] = true
+	s.mu.Unlock()
+	return conn, rw, nil
+}
+
+func (s *Server) release(conn net.Conn) {
+	s.mu.Lock()
+	delete(s.conns, conn)
+	s.mu.Unlock()
+	conn.Close()
+}
+
+// closeWrite half-closes so the client sees the end of output.
+func closeWrite(conn net.Conn) {
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+}
+
+// connWriter writes to the hijacked conn (after any buffered data).
+type connWriter struct {
+	rw *bufio.ReadWriter
+	mu sync.Mutex
+}
+
+func (c *connWriter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, err := c.rw.Write(p)
+	if err == nil {
+		err = c.rw.Flush()
+	}
+	return n, err
+}
+
+func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	q := r.URL.Query()
+	tty, err := s.b.ContainerHasTTY(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	conn, rw, err := s.hijack(w, r, tty)
+	if err != nil {
+		return err
+	}
+	defer s.release(conn)
+	cw := &connWriter{rw: rw}
+	opts := AttachOptions{Logs: boolQuery(q.Get("logs")), Stream: boolQuery(q.Get("stream")), DetachKeys: q.Get("detachKeys")}
+	if boolQuery(q.Get("stdin")) {
+		opts.Stdin = rw.Reader
+	}
+	if tty {
+		if boolQuery(q.Get("stdout")) || boolQuery(q.Get("stderr")) {
+			opts.Stdout = cw
+		}
+	} else {
+		mw := &muxWriter{w: cw}
+		if boolQuery(q.Get("stdout")) {
+			opts.Stdout = streamWriter{m: mw, stream: 1}
+		}
+		if boolQuery(q.Get("stderr")) {
+			opts.Stderr = streamWriter{m: mw, stream: 2}
+		}
+	}
+	if err := s.b.ContainerAttach(r.Context(), id, opts); err != nil {
+		s.log.Debug("attach ended", "id", id, "err", err)
+		if !tty {
+			_ = (&muxWriter{w: cw}).writeFrame(2, []byte(errMessage(err)+"\n"))
+		}
+	}
+	closeWrite(conn)
+	return errHijacked
+}
+
+func (s *Server) execStart(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	var req apicontainer.ExecStartRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	ins, err := s.b.ExecInspect(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if ins.Running || ins.ExitCode != nil {
+		return &statusError{http.StatusConflict, fmt.Sprintf("Error: Exec command %s has already run", id)}
+	}
+	if req.Detach {
+		if err := s.b.ExecStart(r.Context(), id, ExecStartOptions{Detach: true, ConsoleSize: req.ConsoleSize}); err != nil {
+			return err
+		}
+		writeJSON(w, 200, map[string]string{})
+		return nil
+	}
+	tty := ins.ProcessConfig != nil && ins.ProcessConfig.Tty
+	conn, rw, err := s.hijack(w, r, tty)
+	if err != nil {
+		return err
+	}
+	defer s.release(conn)
+	cw := &connWriter{rw: rw}
+	opts := ExecStartOptions{ConsoleSize: req.ConsoleSize}
+	if ins.OpenStdin {
+		opts.Stdin = rw.Reader
+	}
+	if tty {
+		opts.Stdout, opts.Stderr = cw, cw
+	} else {
+		mw := &muxWriter{w: cw}
+		opts.Stdout = streamWriter{m: mw, stream: 1}
+		opts.Stderr = streamWriter{m: mw, stream: 2}
+	}
+	if err := s.b.ExecStart(r.Context(), id, opts); err != nil {
+		msg := errMessage(err) + "\n"
+		if tty {
+			_, _ = cw.Write([]byte(msg))
+		} else {
+			_ = (&muxWriter{w: cw}).writeFrame(2, []byte(msg))
+		}
+	}
+	closeWrite(conn)
+	return errHijacked
+}

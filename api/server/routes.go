@@ -1,0 +1,439 @@
+package server
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	apicontainer "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/volume"
+)
+
+func (s *Server) routes() {
+	m := s.mux
+	h := func(pattern string, f func(http.ResponseWriter, *http.Request) error) {
+		m.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			if err := f(w, r); err != nil && err != errHijacked {
+				writeError(w, err)
+			}
+		})
+	}
+	// System.
+	h("GET /_ping", s.ping)
+	h("HEAD /_ping", s.ping)
+	h("GET /version", func(w http.ResponseWriter, r *http.Request) error {
+		writeJSON(w, 200, s.b.SystemVersion(r.Context()))
+		return nil
+	})
+	h("GET /info", func(w http.ResponseWriter, r *http.Request) error {
+		info, err := s.b.SystemInfo(r.Context())
+		if err != nil {
+			return err
+		}
+		writeJSON(w, 200, info)
+		return nil
+	})
+	h("GET /events", s.events)
+
+	// Images.
+	h("POST /images/create", s.imageCreate)
+	h("GET /images/json", s.imageList)
+	h("GET /images/get", s.imageSave)
+	h("GET /images/{name...}", s.imageGetDispatch)
+	h("POST /images/load", s.imageLoad)
+	h("POST /images/prune", s.imagePrune)
+	h("POST /images/{name...}", s.imagePostDispatch)
+	h("DELETE /images/{name...}", s.imageDelete)
+	h("POST /commit", s.commit)
+	h("POST /build", notImplemented("berth does not build images yet (docker build arrives with the image build feature)"))
+	h("POST /auth", notImplemented("berth does not log in to registries yet"))
+
+	// Containers.
+	h("POST /containers/create", s.containerCreate)
+	h("GET /containers/json", s.containerList)
+	h("POST /containers/prune", s.containerPrune)
+	h("GET /containers/{id}/json", s.containerInspect)
+	h("POST /containers/{id}/start", s.simple(func(r *http.Request, id string) error { return s.b.ContainerStart(r.Context(), id) }, 204))
+	h("POST /containers/{id}/stop", s.containerStop)
+	h("POST /containers/{id}/restart", s.containerRestart)
+	h("POST /containers/{id}/kill", s.simple(func(r *http.Request, id string) error {
+		return s.b.ContainerKill(r.Context(), id, r.URL.Query().Get("signal"))
+	}, 204))
+	h("POST /containers/{id}/pause", s.simple(func(r *http.Request, id string) error { return s.b.ContainerPause(r.Context(), id) }, 204))
+	h("POST /containers/{id}/unpause", s.simple(func(r *http.Request, id string) error { return s.b.ContainerUnpause(r.Context(), id) }, 204))
+	h("POST /containers/{id}/rename", s.simple(func(r *http.Request, id string) error {
+		return s.b.ContainerRename(r.Context(), id, r.URL.Query().Get("name"))
+	}, 204))
+	h("POST /containers/{id}/resize", s.simple(func(r *http.Request, id string) error {
+		hgt, wid, err := sizeQuery(r)
+		if err != nil {
+			return err
+		}
+		return s.b.ContainerResize(r.Context(), id, hgt, wid)
+	}, 200))
+	h("POST /containers/{id}/wait", s.containerWait)
+	h("DELETE /containers/{id}", s.simple(func(r *http.Request, id string) error {
+		q := r.URL.Query()
+		return s.b.ContainerRemove(r.Context(), id, boolQuery(q.Get("force")), boolQuery(q.Get("v")))
+	}, 204))
+	h("GET /containers/{id}/logs", s.containerLogs)
+	h("POST /containers/{id}/attach", s.containerAttach)
+	h("GET /containers/{id}/top", s.containerTop)
+	h("GET /containers/{id}/stats", s.containerStats)
+	h("GET /containers/{id}/changes", func(w http.ResponseWriter, r *http.Request) error {
+		ch, err := s.b.ContainerChanges(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		if ch == nil {
+			ch = []apicontainer.FilesystemChange{}
+		}
+		writeJSON(w, 200, ch)
+		return nil
+	})
+	h("GET /containers/{id}/export", func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Content-Type", "application/x-tar")
+		return s.b.ContainerExport(r.Context(), r.PathValue("id"), w)
+	})
+	h("HEAD /containers/{id}/archive", s.archiveHead)
+	h("GET /containers/{id}/archive", s.archiveGet)
+	h("PUT /containers/{id}/archive", s.archivePut)
+	h("POST /containers/{id}/exec", s.execCreate)
+	h("POST /exec/{id}/start", s.execStart)
+	h("POST /exec/{id}/resize", func(w http.ResponseWriter, r *http.Request) error {
+		hgt, wid, err := sizeQuery(r)
+		if err != nil {
+			return err
+		}
+		if err := s.b.ExecResize(r.Context(), r.PathValue("id"), hgt, wid); err != nil {
+			return err
+		}
+		w.WriteHeader(200)
+		return nil
+	})
+	h("GET /exec/{id}/json", func(w http.ResponseWriter, r *http.Request) error {
+		e, err := s.b.ExecInspect(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, 200, e)
+		return nil
+	})
+
+	// Volumes.
+	h("POST /volumes/create", s.volumeCreate)
+	h("GET /volumes", s.volumeList)
+	h("POST /volumes/prune", s.volumePrune)
+	h("GET /volumes/{name}", func(w http.ResponseWriter, r *http.Request) error {
+		v, err := s.b.VolumeInspect(r.Context(), r.PathValue("name"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, 200, v)
+		return nil
+	})
+	h("DELETE /volumes/{name}", s.simple(func(r *http.Request, name string) error {
+		return s.b.VolumeRemove(r.Context(), name, boolQuery(r.URL.Query().Get("force")))
+	}, 204))
+
+	// Networks.
+	h("GET /networks", s.networkList)
+	h("GET /networks/{id}", func(w http.ResponseWriter, r *http.Request) error {
+		n, err := s.b.NetworkInspect(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, 200, n)
+		return nil
+	})
+	h("POST /networks/create", notImplemented("user-defined networks are not supported yet (bridge networking arrives with its own feature)"))
+
+	// Swarm is not built yet: answer as an engine not in a swarm.
+	h("GET /swarm", func(w http.ResponseWriter, r *http.Request) error {
+		return &statusError{http.StatusServiceUnavailable, "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again."}
+	})
+
+	h("/", func(w http.ResponseWriter, r *http.Request) error {
+		return &statusError{http.StatusNotFound, fmt.Sprintf("page not found: %s %s", r.Method, r.URL.Path)}
+	})
+}
+
+func notImplemented(msg string) func(http.ResponseWriter, *http.Request) error {
+	return func(http.ResponseWriter, *http.Request) error { return &statusError{http.StatusNotImplemented, msg} }
+}
+
+// simple wraps a call on {id}/{name} that answers with an empty body.
+func (s *Server) simple(f func(*http.Request, string) error, code int) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		id := r.PathValue("id")
+		if id == "" {
+			id = r.PathValue("name")
+		}
+		if err := f(r, id); err != nil {
+			return err
+		}
+		w.WriteHeader(code)
+		return nil
+	}
+}
+
+func boolQuery(v string) bool {
+	switch strings.ToLower(v) {
+	case "1", "true", "yes":
+		return true
+	}
+	return false
+}
+
+func sizeQuery(r *http.Request) (uint, uint, error) {
+	q := r.URL.Query()
+	h, err1 := strconv.ParseUint(q.Get("h"), 10, 32)
+	w, err2 := strconv.ParseUint(q.Get("w"), 10, 32)
+	if err1 != nil || err2 != nil {
+		return 0, 0, badRequest("invalid resize height or width")
+	}
+	return uint(h), uint(w), nil
+}
+
+// parseFilters decodes the filters query: {"k":{"v":true}} or {"k":["v"]}.
+func parseFilters(raw string) (Filters, error) {
+	f := Filters{}
+	if raw == "" {
+		return f, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		return nil, badRequest("invalid filter: " + err.Error())
+	}
+	for k, v := range m {
+		set := map[string]bool{}
+		var asMap map[string]bool
+		var asList []string
+		switch {
+		case json.Unmarshal(v, &asMap) == nil:
+			for x, ok := range asMap {
+				if ok {
+					set[x] = true
+				}
+			}
+		case json.Unmarshal(v, &asList) == nil:
+			for _, x := range asList {
+				set[x] = true
+			}
+		default:
+			return nil, badRequest(fmt.Sprintf("invalid filter: invalid value for %q", k))
+		}
+		f[k] = set
+	}
+	return f, nil
+}
+
+func (s *Server) ping(w http.ResponseWriter, r *http.Request) error {
+	h := w.Header()
+	h.Set("Cache-Control", "no-cache, no-store, must-revalidate")
+	h.Set("Pragma", "no-cache")
+	h.Set("Docker-Experimental", "false")
+	h.Set("Builder-Version", "1")
+	h.Set("Swarm", "inactive")
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	if r.Method == http.MethodHead {
+		h.Set("Content-Length", "0")
+		w.WriteHeader(200)
+		return nil
+	}
+	w.WriteHeader(200)
+	_, _ = io.WriteString(w, "OK")
+	return nil
+}
+
+// parseTime reads a since/until value: unix seconds (with fraction),
+// RFC3339, or empty.
+func parseTime(v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		sec := int64(f)
+		return time.Unix(sec, int64((f-float64(sec))*1e9)), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, badRequest(fmt.Sprintf("invalid time value %q", v))
+}
+
+func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	since, err := parseTime(q.Get("since"))
+	if err != nil {
+		return err
+	}
+	until, err := parseTime(q.Get("until"))
+	if err != nil {
+		return err
+	}
+	f, err := parseFilters(q.Get("filters"))
+	if err != nil {
+		return err
+	}
+	live := until.IsZero() || until.After(time.Now())
+	past, future, cancel := s.b.SubscribeEvents(r.Context(), since, until, f, live)
+	defer cancel()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	enc := json.NewEncoder(w)
+	flush := func() {
+		if fl, ok := w.(http.Flusher); ok {
+			fl.Flush()
+		}
+	}
+	for _, m := range past {
+		_ = enc.Encode(m)
+	}
+	flush()
+	if future == nil {
+		return nil
+	}
+	var timeout <-chan time.Time
+	if !until.IsZero() {
+		timeout = time.After(time.Until(until))
+	}
+	for {
+		select {
+		case m, ok := <-future:
+			if !ok {
+				return nil
+			}
+			if err := enc.Encode(events.Message(m)); err != nil {
+				return nil
+			}
+			flush()
+		case <-timeout:
+			return nil
+		case <-r.Context().Done():
+			return nil
+		}
+	}
+}
+
+func (s *Server) volumeCreate(w http.ResponseWriter, r *http.Request) error {
+	var req volume.CreateRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	v, err := s.b.VolumeCreate(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, 201, v)
+	return nil
+}
+
+func (s *Server) volumeList(w http.ResponseWriter, r *http.Request) error {
+	f, err := parseFilters(r.URL.Query().Get("filters"))
+	if err != nil {
+		return err
+	}
+	v, err := s.b.VolumeList(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, 200, v)
+	return nil
+}
+
+func (s *Server) volumePrune(w http.ResponseWriter, r *http.Request) error {
+	f, err := parseFilters(r.URL.Query().Get("filters"))
+	if err != nil {
+		return err
+	}
+	rep, err := s.b.VolumesPrune(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, 200, rep)
+	return nil
+}
+
+func (s *Server) networkList(w http.ResponseWriter, r *http.Request) error {
+	f, err := parseFilters(r.URL.Query().Get("filters"))
+	if err != nil {
+		return err
+	}
+	n, err := s.b.NetworkList(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, 200, n)
+	return nil
+}
+
+// decodeBody decodes a JSON body; an empty body leaves v as is.
+func decodeBody(r *http.Request, v any) error {
+	if r.Body == nil {
+		return nil
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, 16<<20))
+	if err := dec.Decode(v); err != nil {
+		if err == io.EOF {
+			return nil
+		}
+		return badRequest("invalid JSON body: " + err.Error())
+	}
+	return nil
+}
+
+func (s *Server) archiveHead(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.b.ContainerStatPath(r.Context(), r.PathValue("id"), r.URL.Query().Get("path"))
+	if err != nil {
+		return err
+	}
+	if err := setPathStat(w, st); err != nil {
+		return err
+	}
+	w.WriteHeader(200)
+	return nil
+}
+
+func setPathStat(w http.ResponseWriter, st *apicontainer.PathStat) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("X-Docker-Container-Path-Stat", base64.StdEncoding.EncodeToString(b))
+	return nil
+}
+
+func (s *Server) archiveGet(w http.ResponseWriter, r *http.Request) error {
+	rc, st, err := s.b.ContainerArchivePath(r.Context(), r.PathValue("id"), r.URL.Query().Get("path"))
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if err := setPathStat(w, st); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/x-tar")
+	w.WriteHeader(200)
+	_, _ = io.Copy(w, rc)
+	return nil
+}
+
+func (s *Server) archivePut(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	if q.Get("path") == "" {
+		return badRequest("path is required")
+	}
+	err := s.b.ContainerExtractToDir(r.Context(), r.PathValue("id"), q.Get("path"), boolQuery(q.Get("copyUIDGID")), boolQuery(q.Get("noOverwriteDirNonDir")), r.Body)
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(200)
+	return nil
+}
