@@ -72,6 +72,10 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (re
 		if retErr != nil {
 			_ = d.snaps.Unmount(context.WithoutCancel(ctx), rootfs)
 			d.markStopped(c, exitCodeForStartError(retErr), false, time.Now(), retErr.Error())
+			if c.HostConfig.AutoRemove {
+				// As dockerd: a --rm container that cannot start is removed.
+				go func() { _ = d.removeContainer(context.Background(), c, true, true) }()
+			}
 		}
 	}()
 	if err := d.seedVolumes(c); err != nil {

@@ -197,7 +197,8 @@ func Generate(o Options) (*specs.Spec, error) {
 				Bounding: caps, Effective: caps, Permitted: caps,
 			},
 			NoNewPrivileges: o.NoNewPrivileges,
-			Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1048576, Soft: 1048576}},
+			// No default rlimits: the container inherits the daemon's, as
+			// with dockerd under its service manager.
 		},
 		Linux: &specs.Linux{
 			CgroupsPath: "/" + strings.TrimPrefix(o.CgroupsPath, "/"),

@@ -1,0 +1,273 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
+	"github.com/spf13/pflag"
+)
+
+// runOpts are the flags shared by run and create.
+type runOpts struct {
+	detach, interactive, tty, rm, readOnly, privileged, publishAll, init bool
+	sigProxy                                                               bool
+	name, workdir, user, entrypoint, hostname, memory, memorySwap, cpus    string
+	cpusetCPUs, restart, stopSignal, netMode, logDriver, shmSize, platform string
+	pull, detachKeys                                                       string
+	cpuShares, pidsLimit                                                   int64
+	stopTimeout                                                            int
+	env, envFile, volumes, mounts, tmpfs, capAdd, capDrop, securityOpt     []string
+	publish, expose, labels, logOpts, ulimits, sysctls, groupAdd, attach   []string
+}
+
+func (o *runOpts) addFlags(fs *pflag.FlagSet, withRun bool) {
+	if withRun {
+		fs.BoolVarP(&o.detach, "detach", "d", false, "Run container in background and print container ID")
+		fs.BoolVar(&o.sigProxy, "sig-proxy", true, "Proxy received signals to the process")
+	}
+	fs.BoolVarP(&o.interactive, "interactive", "i", false, "Keep STDIN open even if not attached")
+	fs.BoolVarP(&o.tty, "tty", "t", false, "Allocate a pseudo-TTY")
+	fs.BoolVar(&o.rm, "rm", false, "Automatically remove the container and its associated anonymous volumes when it exits")
+	fs.BoolVar(&o.readOnly, "read-only", false, "Mount the container's root filesystem as read only")
+	fs.BoolVar(&o.privileged, "privileged", false, "Give extended privileges to this container")
+	fs.BoolVarP(&o.publishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
+	fs.BoolVar(&o.init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
+	fs.StringVar(&o.name, "name", "", "Assign a name to the container")
+	fs.StringVarP(&o.workdir, "workdir", "w", "", "Working directory inside the container")
+	fs.StringVarP(&o.user, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
+	fs.StringVar(&o.entrypoint, "entrypoint", "", "Overwrite the default ENTRYPOINT of the image")
+	fs.StringVarP(&o.hostname, "hostname", "h", "", "Container host name")
+	fs.StringVarP(&o.memory, "memory", "m", "", "Memory limit")
+	fs.StringVar(&o.memorySwap, "memory-swap", "", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
+	fs.StringVar(&o.cpus, "cpus", "", "Number of CPUs")
+	fs.Int64VarP(&o.cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
+	fs.StringVar(&o.cpusetCPUs, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
+	fs.Int64Var(&o.pidsLimit, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
+	fs.StringVar(&o.restart, "restart", "no", "Restart policy to apply when a container exits")
+	fs.IntVar(&o.stopTimeout, "stop-timeout", 0, "Timeout (in seconds) to stop a container")
+	fs.StringVar(&o.stopSignal, "stop-signal", "", "Signal to stop the container")
+	fs.StringVar(&o.netMode, "network", "", "Connect a container to a network")
+	fs.StringVar(&o.netMode, "net", "", "Connect a container to a network")
+	_ = fs.MarkHidden("net")
+	fs.StringVar(&o.logDriver, "log-driver", "", "Logging driver for the container")
+	fs.StringVar(&o.shmSize, "shm-size", "", "Size of /dev/shm")
+	fs.StringVar(&o.platform, "platform", "", "Set platform if server is multi-platform capable")
+	fs.StringVar(&o.pull, "pull", "missing", `Pull image before running ("always", "missing", "never")`)
+	fs.StringVar(&o.detachKeys, "detach-keys", "", "Override the key sequence for detaching a container")
+	fs.StringArrayVarP(&o.env, "env", "e", nil, "Set environment variables")
+	fs.StringArrayVar(&o.envFile, "env-file", nil, "Read in a file of environment variables")
+	fs.StringArrayVarP(&o.volumes, "volume", "v", nil, "Bind mount a volume")
+	fs.StringArrayVar(&o.mounts, "mount", nil, "Attach a filesystem mount to the container")
+	fs.StringArrayVar(&o.tmpfs, "tmpfs", nil, "Mount a tmpfs directory")
+	fs.StringArrayVar(&o.capAdd, "cap-add", nil, "Add Linux capabilities")
+	fs.StringArrayVar(&o.capDrop, "cap-drop", nil, "Drop Linux capabilities")
+	fs.StringArrayVar(&o.securityOpt, "security-opt", nil, "Security Options")
+	fs.StringArrayVarP(&o.publish, "publish", "p", nil, "Publish a container's port(s) to the host")
+	fs.StringArrayVar(&o.expose, "expose", nil, "Expose a port or a range of ports")
+	fs.StringArrayVarP(&o.labels, "label", "l", nil, "Set meta data on a container")
+	fs.StringArrayVar(&o.logOpts, "log-opt", nil, "Log driver options")
+	fs.StringArrayVar(&o.ulimits, "ulimit", nil, "Ulimit options")
+	fs.StringArrayVar(&o.sysctls, "sysctl", nil, "Sysctl options")
+	fs.StringArrayVar(&o.groupAdd, "group-add", nil, "Add additional groups to join")
+	fs.StringArrayVarP(&o.attach, "attach", "a", nil, "Attach to STDIN, STDOUT or STDERR")
+	fs.SetInterspersed(false)
+}
+
+// containerConfig turns the flags plus IMAGE [COMMAND] [ARG...] into the
+// API's create request parts.
+func (o *runOpts) containerConfig(args []string, lookup func(string) (string, bool)) (*container.Config, *container.HostConfig, *network.NetworkingConfig, error) {
+	if len(args) == 0 {
+		return nil, nil, nil, fmt.Errorf("requires at least 1 argument")
+	}
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	cfg := &container.Config{
+		Image:      args[0],
+		Cmd:        args[1:],
+		Hostname:   o.hostname,
+		User:       o.user,
+		WorkingDir: o.workdir,
+		Tty:        o.tty,
+		OpenStdin:  o.interactive,
+		StopSignal: o.stopSignal,
+		Labels:     parseKeyValues(o.labels),
+	}
+	if len(cfg.Cmd) == 0 {
+		cfg.Cmd = nil
+	}
+	if o.entrypoint != "" {
+		cfg.Entrypoint = []string{o.entrypoint}
+	}
+	if o.stopTimeout != 0 {
+		t := o.stopTimeout
+		cfg.StopTimeout = &t
+	}
+	for _, f := range o.envFile {
+		vals, err := readEnvFile(f, lookup)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		cfg.Env = append(cfg.Env, vals...)
+	}
+	for _, e := range o.env {
+		if v, ok := parseEnv(e, lookup); ok {
+			cfg.Env = append(cfg.Env, v)
+		}
+	}
+	hc := &container.HostConfig{
+		AutoRemove:      o.rm,
+		ReadonlyRootfs:  o.readOnly,
+		Privileged:      o.privileged,
+		PublishAllPorts: o.publishAll,
+		CapAdd:          o.capAdd,
+		CapDrop:         o.capDrop,
+		SecurityOpt:     o.securityOpt,
+		GroupAdd:        o.groupAdd,
+		Sysctls:         parseKeyValues(o.sysctls),
+		NetworkMode:     container.NetworkMode(o.netMode),
+	}
+	if o.init {
+		b := true
+		hc.Init = &b
+	}
+	if hc.NetworkMode == "" {
+		hc.NetworkMode = "bridge"
+	}
+	hc.LogConfig = container.LogConfig{Type: o.logDriver, Config: parseKeyValues(o.logOpts)}
+	var err error
+	if hc.RestartPolicy, err = parseRestart(o.restart); err != nil {
+		return nil, nil, nil, err
+	}
+	if o.rm && hc.RestartPolicy.Name != "" && hc.RestartPolicy.Name != container.RestartPolicyDisabled {
+		return nil, nil, nil, fmt.Errorf("conflicting options: cannot specify both --restart and --rm")
+	}
+	if hc.Memory, err = parseMemory(o.memory); err != nil {
+		return nil, nil, nil, err
+	}
+	if hc.MemorySwap, err = parseMemory(o.memorySwap); err != nil {
+		return nil, nil, nil, err
+	}
+	if o.cpus != "" {
+		if hc.NanoCPUs, err = parseCPUs(o.cpus); err != nil {
+			return nil, nil, nil, fmt.Errorf("invalid argument %q for \"--cpus\" flag: %w", o.cpus, err)
+		}
+	}
+	if o.shmSize != "" {
+		if hc.ShmSize, err = parseMemory(o.shmSize); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	hc.CPUShares = o.cpuShares
+	hc.CpusetCpus = o.cpusetCPUs
+	if o.pidsLimit != 0 {
+		n := o.pidsLimit
+		hc.PidsLimit = &n
+	}
+	for _, u := range o.ulimits {
+		ul, err := parseUlimit(u)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		hc.Ulimits = append(hc.Ulimits, ul)
+	}
+	for _, v := range o.volumes {
+		bind, anon, err := parseVolume(v)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if anon != "" {
+			if cfg.Volumes == nil {
+				cfg.Volumes = map[string]struct{}{}
+			}
+			cfg.Volumes[anon] = struct{}{}
+		} else {
+			hc.Binds = append(hc.Binds, bind)
+		}
+	}
+	for _, m := range o.mounts {
+		mm, err := parseMount(m)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("invalid argument %q for \"--mount\" flag: %w", m, err)
+		}
+		hc.Mounts = append(hc.Mounts, mm)
+	}
+	for _, t := range o.tmpfs {
+		p, opts, err := parseTmpfs(t)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if hc.Tmpfs == nil {
+			hc.Tmpfs = map[string]string{}
+		}
+		hc.Tmpfs[p] = opts
+	}
+	for _, p := range o.publish {
+		exp, binds, err := parsePublish(p)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("invalid argument %q for \"-p, --publish\" flag: %w", p, err)
+		}
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = network.PortSet{}
+		}
+		if hc.PortBindings == nil {
+			hc.PortBindings = network.PortMap{}
+		}
+		for k := range exp {
+			cfg.ExposedPorts[k] = struct{}{}
+		}
+		for k, v := range binds {
+			hc.PortBindings[k] = append(hc.PortBindings[k], v...)
+		}
+	}
+	for _, e := range o.expose {
+		ports, err := parseExpose(e)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = network.PortSet{}
+		}
+		for _, p := range ports {
+			cfg.ExposedPorts[p] = struct{}{}
+		}
+	}
+	// Streams: docker attaches stdout/stderr unless detached; -a narrows.
+	if !o.detach {
+		if len(o.attach) == 0 {
+			cfg.AttachStdout, cfg.AttachStderr = true, true
+			cfg.AttachStdin = o.interactive
+		}
+		for _, a := range o.attach {
+			switch strings.ToLower(a) {
+			case "stdin":
+				cfg.AttachStdin = true
+			case "stdout":
+				cfg.AttachStdout = true
+			case "stderr":
+				cfg.AttachStderr = true
+			default:
+				return nil, nil, nil, fmt.Errorf("invalid argument %q for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR", a)
+			}
+		}
+		if cfg.AttachStdin {
+			cfg.StdinOnce = true
+		}
+	} else if len(o.attach) > 0 {
+		return nil, nil, nil, fmt.Errorf("conflicting options: cannot specify both --attach and --detach")
+	}
+	var netCfg *network.NetworkingConfig
+	switch o.netMode {
+	case "", "none", "host", "bridge", "default":
+	default:
+		if !strings.HasPrefix(o.netMode, "container:") {
+			netCfg = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{o.netMode: {}}}
+		}
+	}
+	_ = mount.TypeBind
+	return cfg, hc, netCfg, nil
+}
