@@ -138,6 +138,9 @@ func (d *Daemon) ExecStart(ctx context.Context, id string, opts server.ExecStart
 		cwd = "/"
 	}
 	env := mergeEnv(cfg.Env, req.Env)
+	if !hasEnv(env, "PATH") {
+		env = append([]string{"PATH=" + defaultPath}, env...)
+	}
 	if req.Tty && !hasEnv(env, "TERM") {
 		env = append(env, "TERM=xterm")
 	}
@@ -195,6 +198,9 @@ func (d *Daemon) ExecStart(ctx context.Context, id string, opts server.ExecStart
 	wait()
 	return nil
 }
+
+// defaultPath is the PATH of a container whose image sets none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 func hasEnv(env []string, key string) bool {
 	for _, kv := range env {

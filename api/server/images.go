@@ -119,7 +119,8 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, names []string) 
 }
 
 func (s *Server) imageLoad(w http.ResponseWriter, r *http.Request) error {
-	quiet := boolQuery(r.URL.Query().Get("quiet"))
+	// "quiet" only silences progress bars; the "Loaded image" lines are
+	// always sent, as dockerd does.
 	w.Header().Set("Content-Type", "application/json")
 	var lines []string
 	err := s.b.ImageLoad(r.Context(), r.Body, func(line string) { lines = append(lines, line) })
@@ -129,9 +130,7 @@ func (s *Server) imageLoad(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(200)
 	enc := json.NewEncoder(w)
 	for _, l := range lines {
-		if !quiet {
-			_ = enc.Encode(map[string]string{"stream": l + "\n"})
-		}
+		_ = enc.Encode(map[string]string{"stream": l + "\n"})
 	}
 	return nil
 }

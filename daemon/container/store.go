@@ -143,7 +143,7 @@ func (s *Store) Delete(id string) {
 	delete(s.byID, id)
 }
 
-var validName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+var validName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 // ValidateName checks a container name as Docker does.
 func ValidateName(name string) error {
