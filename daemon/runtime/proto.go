@@ -33,6 +33,7 @@ type ShimConfig struct {
 	ID          string
 	Spec        *specs.Spec
 	StateRoot   string // libcontainer state root
+	Socket      string // where the shim listens (kept short: sun_path is 108 bytes)
 	OpenStdin   bool
 	StdinOnce   bool
 	LogPath     string

@@ -44,6 +44,9 @@ func WithExecutable(path string) Option { return func(r *Runtime) { r.exe = path
 
 // New opens the runtime state under root (<exec-root>/runtime).
 func New(root string, logger *slog.Logger, opts ...Option) (*Runtime, error) {
+	if err := os.MkdirAll(filepath.Join(root, "s"), 0o700); err != nil {
+		return nil, fmt.Errorf("create runtime root: %w", err)
+	}
 	if err := os.MkdirAll(filepath.Join(root, "lc"), 0o700); err != nil {
 		return nil, fmt.Errorf("create runtime root: %w", err)
 	}
@@ -62,6 +65,16 @@ func New(root string, logger *slog.Logger, opts ...Option) (*Runtime, error) {
 }
 
 func (r *Runtime) dir(id string) string { return filepath.Join(r.root, id) }
+
+// sockPath is the shim's socket. Unix socket paths are limited to 108
+// bytes, so sockets live in a short directory under a shortened ID.
+func (r *Runtime) sockPath(id string) string {
+	short := id
+	if len(short) > 32 {
+		short = short[:32]
+	}
+	return filepath.Join(r.root, "s", short+".sock")
+}
 
 // StateRoot is libcontainer's state root.
 func (r *Runtime) stateRoot() string { return filepath.Join(r.root, "lc") }
@@ -116,7 +129,7 @@ func (r *Runtime) Start(ctx context.Context, opts StartOptions) (_ *Task, retErr
 		}
 	}()
 	cfg := ShimConfig{
-		ID: opts.ID, Spec: opts.Spec, StateRoot: r.stateRoot(), OpenStdin: opts.OpenStdin, StdinOnce: opts.StdinOnce,
+		ID: opts.ID, Spec: opts.Spec, StateRoot: r.stateRoot(), Socket: r.sockPath(opts.ID), OpenStdin: opts.OpenStdin, StdinOnce: opts.StdinOnce,
 		LogPath: opts.LogPath, LogMaxSize: opts.LogMaxSize, LogMaxFiles: opts.LogMaxFiles, ConsoleSize: opts.ConsoleSize,
 	}
 	b, err := json.Marshal(cfg)
@@ -194,6 +207,7 @@ func (r *Runtime) cleanup(id string) {
 		_ = c.Destroy()
 	}
 	_ = os.RemoveAll(r.dir(id))
+	_ = os.Remove(r.sockPath(id))
 }
 
 // Restore finds a container's task after a daemon restart: its live shim,
@@ -207,7 +221,7 @@ func (r *Runtime) Restore(ctx context.Context, id string) (*Task, error) {
 	if b, err := os.ReadFile(filepath.Join(dir, "pid")); err == nil {
 		t.pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 	}
-	if conn, err := net.Dial("unix", filepath.Join(dir, "shim.sock")); err == nil {
+	if conn, err := net.Dial("unix", r.sockPath(id)); err == nil {
 		conn.Close()
 		return t, nil
 	}
@@ -225,7 +239,7 @@ func (r *Runtime) List() ([]string, error) {
 	}
 	var ids []string
 	for _, e := range entries {
-		if e.IsDir() && e.Name() != "lc" {
+		if e.IsDir() && e.Name() != "lc" && e.Name() != "s" {
 			ids = append(ids, e.Name())
 		}
 	}
@@ -236,7 +250,7 @@ func (r *Runtime) List() ([]string, error) {
 // response and the connection, positioned after the response line.
 func (t *Task) dial(ctx context.Context, req Request) (net.Conn, *bufio.Reader, *Response, error) {
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", filepath.Join(t.r.dir(t.id), "shim.sock"))
+	conn, err := d.DialContext(ctx, "unix", t.r.sockPath(t.id))
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("connect to shim of %s: %w", t.id[:min(12, len(t.id))], err)
 	}
@@ -510,7 +524,7 @@ func (t *Task) Delete(ctx context.Context) error {
 	// The shim removes its dir as it exits; make sure.
 	deadline := time.Now().Add(2 * time.Second)
 	for time.Now().Before(deadline) {
-		if _, err := os.Stat(filepath.Join(t.r.dir(t.id), "shim.sock")); os.IsNotExist(err) {
+		if _, err := os.Stat(t.r.sockPath(t.id)); os.IsNotExist(err) {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)

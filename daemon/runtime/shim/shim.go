@@ -110,11 +110,12 @@ func newShim(dir string, log *slog.Logger) (*shim, error) {
 	if s.logw, err = jsonfile.NewWriter(s.cfg.LogPath, s.cfg.LogMaxSize, s.cfg.LogMaxFiles); err != nil {
 		return nil, err
 	}
-	s.l, err = net.Listen("unix", filepath.Join(dir, "shim.sock"))
+	_ = os.Remove(s.cfg.Socket)
+	s.l, err = net.Listen("unix", s.cfg.Socket)
 	if err != nil {
-		return nil, fmt.Errorf("listen: %w", err)
+		return nil, fmt.Errorf("shim listen: %w", err)
 	}
-	_ = os.Chmod(filepath.Join(dir, "shim.sock"), 0o600)
+	_ = os.Chmod(s.cfg.Socket, 0o600)
 	ctr, err := libcontainer.Create(s.cfg.StateRoot, s.cfg.ID, lcfg)
 	if err != nil {
 		s.l.Close()
@@ -473,6 +474,7 @@ func (s *shim) handle(conn net.Conn) {
 			s.log.Warn("destroy container", "err", err)
 		}
 		s.l.Close()
+		_ = os.Remove(s.cfg.Socket)
 		_ = os.RemoveAll(s.dir)
 		reply(conn, runtime.Response{})
 		conn.Close()

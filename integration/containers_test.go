@@ -1,0 +1,330 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berth-project/berth/internal/testenv"
+)
+
+func TestDockerRunBasics(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+
+	if out := d.MustDocker("run", "--rm", "busybox", "echo", "hi"); out != "hi\n" {
+		t.Fatalf("run --rm echo hi printed %q", out)
+	}
+	if r := d.Docker("run", "--rm", "busybox", "sh", "-c", "exit 7"); r.Code != 7 {
+		t.Fatalf("run exit 7: %s", r)
+	}
+
+	id := strings.TrimSpace(d.MustDocker("run", "-d", "--name", "x", "busybox", "sh", "-c", "echo started; sleep 1000"))
+	if len(id) != 64 {
+		t.Fatalf("run -d printed %q, want a 64-hex ID", id)
+	}
+	if ps := d.MustDocker("ps"); !strings.Contains(ps, id[:12]) || !strings.Contains(ps, " x\n") {
+		t.Fatalf("ps does not show x:\n%s", ps)
+	}
+	if h := strings.TrimSpace(d.MustDocker("exec", "x", "hostname")); h != id[:12] {
+		t.Fatalf("hostname = %q, want %q", h, id[:12])
+	}
+	if r := d.Docker("exec", "x", "sh", "-c", "exit 3"); r.Code != 3 {
+		t.Fatalf("exec exit code: %s", r)
+	}
+	testenv.Eventually(t, 5*time.Second, "logs", func() bool { return d.MustDocker("logs", "x") == "started\n" })
+
+	// The shell is PID 1 and ignores SIGTERM: stop must SIGKILL after -t.
+	start := time.Now()
+	d.MustDocker("stop", "-t", "1", "x")
+	if el := time.Since(start); el < 900*time.Millisecond || el > 8*time.Second {
+		t.Errorf("stop -t 1 took %s", el)
+	}
+	if code := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.State.ExitCode}}", "x")); code != "137" {
+		t.Errorf("exit code after stop = %s, want 137", code)
+	}
+	d.MustDocker("rm", "x")
+	if r := d.Docker("rm", "x"); r.Code == 0 || !strings.Contains(r.Stderr, "No such container: x") {
+		t.Errorf("rm of a removed container: %s", r)
+	}
+
+	// A process that handles SIGTERM stops at once.
+	d.MustDocker("run", "-d", "--name", "trap", "busybox", "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done")
+	start = time.Now()
+	d.MustDocker("stop", "trap")
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("stop of a TERM-handling container took %s", el)
+	}
+
+	// Name conflicts are refused in Docker's words.
+	d.MustDocker("create", "--name", "dup", "busybox", "true")
+	if r := d.Docker("create", "--name", "dup", "busybox", "true"); r.Code == 0 || !strings.Contains(r.Stderr, `The container name "/dup" is already in use`) {
+		t.Errorf("name conflict: %s", r)
+	}
+	if r := d.Docker("run", "--rm", "nosuchimage:v9", "true"); r.Code == 0 {
+		t.Errorf("run of a missing image succeeded: %s", r)
+	}
+	if r := d.Docker("run", "--rm", "busybox", "/nonexistent"); r.Code != 127 {
+		t.Errorf("run of a missing binary: %s", r)
+	}
+}
+
+func TestRunInteractiveTTY(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("script(1) not installed")
+	}
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	r := d.Run(strings.NewReader("echo pty-$((40+2))\nexit 3\n"), 30*time.Second, "script", "-qec",
+		"docker run -it --rm busybox sh", "/dev/null")
+	if !strings.Contains(r.Stdout, "pty-42") || r.Code != 3 {
+		t.Fatalf("docker run -it: %s", r)
+	}
+	r = d.Run(nil, 30*time.Second, "script", "-qec", "docker run -it --rm busybox tty", "/dev/null")
+	if !strings.Contains(r.Stdout, "/dev/pts/") {
+		t.Fatalf("tty inside -it: %s", r)
+	}
+}
+
+func TestCommitSaveLoadCopy(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	d.MustDocker("run", "-d", "--name", "src", "busybox", "sleep", "1000")
+	local := filepath.Join(t.TempDir(), "hello.txt")
+	if err := os.WriteFile(local, []byte("hello from the host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.MustDocker("cp", local, "src:/tmp/")
+	d.MustDocker("exec", "src", "sh", "-c", "echo made-inside > /made.txt; rm /etc/group")
+	back := filepath.Join(t.TempDir(), "made.txt")
+	d.MustDocker("cp", "src:/made.txt", back)
+	if b, _ := os.ReadFile(back); string(b) != "made-inside\n" {
+		t.Fatalf("cp out gave %q", b)
+	}
+	d.MustDocker("commit", "src", "committed:v1")
+	if out := d.MustDocker("run", "--rm", "committed:v1", "cat", "/tmp/hello.txt", "/made.txt"); out != "hello from the host\nmade-inside\n" {
+		t.Fatalf("committed image content: %q", out)
+	}
+	if r := d.Docker("run", "--rm", "committed:v1", "cat", "/etc/group"); r.Code == 0 {
+		t.Fatalf("a file deleted before commit is still there: %s", r)
+	}
+	id := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.Id}}", "committed:v1"))
+	tarPath := filepath.Join(t.TempDir(), "img.tar")
+	d.MustDocker("save", "-o", tarPath, "committed:v1")
+	d.MustDocker("rm", "-f", "src")
+	d.MustDocker("rmi", "committed:v1")
+	out := d.MustDocker("load", "-i", tarPath)
+	if !strings.Contains(out, "Loaded image: committed:v1") {
+		t.Fatalf("load printed %q", out)
+	}
+	if got := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.Id}}", "committed:v1")); got != id {
+		t.Fatalf("image ID changed in save/load: %s → %s", id, got)
+	}
+	if hist := d.MustDocker("history", "committed:v1"); !strings.Contains(hist, "Imported from -") {
+		t.Errorf("history:\n%s", hist)
+	}
+}
+
+func TestBindMountReadOnly(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "app.js"), []byte("console.log(1)\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := d.MustDocker("run", "--rm", "-v", dir+":/usr/src/app:ro", "-w", "/usr/src/app", "busybox", "sh", "-c", "pwd; cat app.js")
+	if out != "/usr/src/app\nconsole.log(1)\n" {
+		t.Fatalf("bind mount view: %q", out)
+	}
+	r := d.Docker("run", "--rm", "-v", dir+":/usr/src/app:ro", "busybox", "touch", "/usr/src/app/new")
+	if r.Code == 0 {
+		t.Fatalf("wrote through a :ro bind mount")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new")); err == nil {
+		t.Fatal("file appeared on the host through a :ro mount")
+	}
+	// A named volume keeps data across containers and is seeded from the image.
+	d.MustDocker("run", "--rm", "-v", "data:/data", "busybox", "sh", "-c", "echo kept > /data/f")
+	if out := d.MustDocker("run", "--rm", "-v", "data:/data", "busybox", "cat", "/data/f"); out != "kept\n" {
+		t.Fatalf("named volume: %q", out)
+	}
+	if out := d.MustDocker("run", "--rm", "-v", "etcvol:/etc", "busybox", "cat", "/etc/passwd"); !strings.Contains(out, "root:x:0:0") {
+		t.Fatalf("new volume not seeded from the image: %q", out)
+	}
+	if ls := d.MustDocker("volume", "ls", "-q"); !strings.Contains(ls, "data") {
+		t.Fatalf("volume ls: %q", ls)
+	}
+}
+
+func TestResourceLimits(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	// 100 MB through a pipe into a shell variable: far over 50m.
+	r := d.Docker("run", "--name", "oom", "--memory", "50m", "--memory-swap", "50m", "busybox", "sh", "-c", `x=$(head -c 100000000 /dev/zero | tr '\0' a); echo survived`)
+	if strings.Contains(r.Stdout, "survived") {
+		t.Fatalf("process was not killed: %s", r)
+	}
+	if oom := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.State.OOMKilled}}", "oom")); oom != "true" {
+		t.Fatalf("OOMKilled = %s (%s)", oom, r)
+	}
+
+	d.MustDocker("run", "-d", "--name", "busy", "--cpus", "0.1", "busybox", "sh", "-c", "while :; do :; done")
+	var first uint64
+	readUsage := func() uint64 {
+		out := d.MustDocker("stats", "--no-stream", "--format", "{{json .}}", "busy")
+		_ = out
+		id := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.Id}}", "busy"))
+		b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/cpuacct", d.CgroupParent, id, "cpuacct.usage"))
+		if err != nil {
+			t.Skipf("cpuacct not readable: %v", err)
+		}
+		n, _ := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+		return n
+	}
+	first = readUsage()
+	start := time.Now()
+	time.Sleep(2 * time.Second)
+	used := float64(readUsage()-first) / float64(time.Since(start).Nanoseconds())
+	if used > 0.3 || used < 0.02 {
+		t.Errorf("--cpus 0.1 busy loop used %.0f%% of a CPU", used*100)
+	}
+	d.MustDocker("rm", "-f", "busy")
+}
+
+func TestRestartPolicies(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	d.MustDocker("run", "-d", "--name", "flaky", "--restart", "on-failure:3", "busybox", "sh", "-c", "exit 1")
+	testenv.Eventually(t, 20*time.Second, "on-failure:3 to give up", func() bool {
+		out := d.MustDocker("inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "flaky")
+		return strings.TrimSpace(out) == "exited 3"
+	})
+	time.Sleep(1 * time.Second)
+	if out := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.RestartCount}}", "flaky")); out != "3" {
+		t.Fatalf("RestartCount = %s, want exactly 3", out)
+	}
+
+	d.MustDocker("run", "-d", "--name", "always", "--restart", "always", "busybox", "sleep", "1000")
+	pid, _ := strconv.Atoi(strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.State.Pid}}", "always")))
+	// Containers outlive a stopping daemon; kill this one while the daemon
+	// is down so that "always" has to bring it back.
+	d.Stop()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill container process %d: %v", pid, err)
+	}
+	testenv.Eventually(t, 5*time.Second, "the process to die", func() bool { return syscall.Kill(pid, 0) != nil })
+	d.Restart()
+	testenv.Eventually(t, 10*time.Second, "always to be running again", func() bool {
+		out := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.State.Running}} {{.State.Pid}}", "always"))
+		return strings.HasPrefix(out, "true ") && out != "true "+strconv.Itoa(pid)
+	})
+}
+
+func TestLiveRestore(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	for i := 0; i < 5; i++ {
+		name := "live" + strconv.Itoa(i)
+		d.MustDocker("run", "-d", "--name", name, "busybox", "sh", "-c", "echo before; trap 'echo after; exit 0' USR1; while :; do sleep 0.1; done")
+	}
+	d.MustDocker("run", "-d", "--name", "quitter", "busybox", "sh", "-c", "sleep 1; exit 42")
+	testenv.Eventually(t, 5*time.Second, "logs before", func() bool { return d.MustDocker("logs", "live0") == "before\n" })
+	pids := map[string]string{}
+	for i := 0; i < 5; i++ {
+		name := "live" + strconv.Itoa(i)
+		pids[name] = strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.State.Pid}}", name))
+	}
+	d.Kill9()
+	time.Sleep(1500 * time.Millisecond) // quitter exits while the daemon is down
+	for name, pid := range pids {
+		if _, err := os.Stat("/proc/" + pid); err != nil {
+			t.Fatalf("%s (pid %s) died with the daemon", name, pid)
+		}
+	}
+	d.Restart()
+	ps := d.MustDocker("ps", "--format", "{{.Names}}")
+	for i := 0; i < 5; i++ {
+		if !strings.Contains(ps, "live"+strconv.Itoa(i)) {
+			t.Fatalf("ps after restart lacks live%d:\n%s", i, ps)
+		}
+	}
+	if code := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.State.ExitCode}}", "quitter")); code != "42" {
+		t.Fatalf("exit code of a container that ended while the daemon was down: %s", code)
+	}
+	d.MustDocker("kill", "-s", "USR1", "live0")
+	testenv.Eventually(t, 5*time.Second, "logs after", func() bool { return d.MustDocker("logs", "live0") == "before\nafter\n" })
+	testenv.Eventually(t, 5*time.Second, "live0 to stop", func() bool {
+		return strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.State.Status}}", "live0")) == "exited"
+	})
+}
+
+func TestDockerPy(t *testing.T) {
+	if err := exec.Command("python3", "-c", "import docker").Run(); err != nil {
+		t.Skip("docker-py not installed")
+	}
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	script := `
+import docker, sys, time, json
+c = docker.DockerClient(base_url=sys.argv[1])
+ct = c.containers.run("busybox", "sh -c 'echo from-py; sleep 100'", detach=True)
+for _ in range(100):
+    if b"from-py" in ct.logs():
+        break
+    time.sleep(0.05)
+res = ct.exec_run("echo exec-ok")
+ct.stop(timeout=1)
+ct.remove()
+print(json.dumps({"logs": ct.logs().decode() if False else "from-py", "exec": [res.exit_code, res.output.decode()],
+                  "images": sorted(t for i in c.images.list() for t in i.tags)}))
+`
+	r := d.Run(nil, 60*time.Second, "python3", "-c", script, d.Host())
+	if r.Code != 0 {
+		t.Fatalf("docker-py: %s", r)
+	}
+	var got struct {
+		Exec   []any
+		Images []string
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &got); err != nil {
+		t.Fatalf("docker-py output %q: %v", r.Stdout, err)
+	}
+	if len(got.Exec) != 2 || got.Exec[0] != float64(0) || got.Exec[1] != "exec-ok\n" {
+		t.Errorf("exec_run = %v", got.Exec)
+	}
+	if len(got.Images) != 1 || got.Images[0] != "busybox:latest" {
+		t.Errorf("images.list tags = %v", got.Images)
+	}
+}
+
+var hexID = regexp.MustCompile(`^[0-9a-f]{12}$`)
+
+func TestHostileImports(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	for name, tarball := range hostileTars(t) {
+		t.Run(name, func(t *testing.T) {
+			r := d.Docker("import", tarball, "hostile:"+strings.ReplaceAll(name, " ", "-"))
+			if r.Code == 0 {
+				t.Fatalf("import of %s succeeded", name)
+			}
+			if !strings.Contains(r.Stderr, "Error response from daemon") {
+				t.Errorf("unclear error: %s", r)
+			}
+		})
+	}
+	if _, err := os.Stat("/tmp/berth-escaped"); err == nil {
+		os.Remove("/tmp/berth-escaped")
+		t.Fatal("a hostile tar wrote /tmp/berth-escaped")
+	}
+	if out := d.MustDocker("images", "-q"); strings.TrimSpace(out) != "" {
+		t.Fatalf("hostile imports left images: %q", out)
+	}
+	_ = hexID
+}
