@@ -1,0 +1,161 @@
+// Command bench prints berth's performance figures beside their targets.
+// It starts a throw-away daemon, measures through the CLI, and cleans up.
+// Figures are printed, never asserted: these machines are noisy.
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/berth-project/berth/internal/testenv"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	bin := os.Getenv("BERTH_BINARY")
+	if bin == "" {
+		bin = "bin/berth"
+	}
+	dir, err := os.MkdirTemp("/tmp", "berth-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "s.sock")
+	host := "unix://" + sock
+	daemon := exec.Command(bin, "daemon", "--host", host, "--data-root", filepath.Join(dir, "data"),
+		"--exec-root", filepath.Join(dir, "exec"), "--cgroup-parent", "berth-bench")
+	logf, _ := os.Create(filepath.Join(dir, "daemon.log"))
+	daemon.Stdout, daemon.Stderr = logf, logf
+	if err := daemon.Start(); err != nil {
+		return err
+	}
+	defer func() {
+		_ = daemon.Process.Signal(syscall.SIGTERM)
+		_, _ = daemon.Process.Wait()
+	}()
+	for i := 0; i < 200; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	env := append(os.Environ(), "BERTH_HOST="+host, "DOCKER_HOST="+host)
+	cmd := func(name string, args ...string) error {
+		c := exec.Command(name, args...)
+		c.Env = env
+		var errb bytes.Buffer
+		c.Stderr = &errb
+		if err := c.Run(); err != nil {
+			return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, errb.String())
+		}
+		return nil
+	}
+	var tarball bytes.Buffer
+	if err := testenv.WriteBusyboxRootfs(&tarball); err != nil {
+		return err
+	}
+	imp := exec.Command("docker", "import", "-", "busybox")
+	imp.Env, imp.Stdin = env, &tarball
+	if out, err := imp.CombinedOutput(); err != nil {
+		return fmt.Errorf("import: %v: %s", err, out)
+	}
+	time.Sleep(500 * time.Millisecond)
+	idleRSS := rssKB(daemon.Process.Pid)
+
+	fmt.Printf("%-58s %12s %12s\n", "figure", "berth", "target")
+	median := func(name string, args ...string) (time.Duration, error) {
+		var ds []time.Duration
+		for i := 0; i < 21; i++ {
+			start := time.Now()
+			if err := cmd(name, args...); err != nil {
+				return 0, err
+			}
+			ds = append(ds, time.Since(start))
+		}
+		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+		return ds[len(ds)/2], nil
+	}
+	if d, err := median(bin, "run", "--rm", "--network", "none", "busybox", "true"); err == nil {
+		fmt.Printf("%-58s %12s %12s\n", "berth run --rm --network none busybox true (median)", ms(d), "≤ 40 ms")
+	} else {
+		fmt.Printf("%-58s %12s %12s\n", "berth run --rm --network none busybox true (median)", "error", "≤ 40 ms")
+		fmt.Fprintln(os.Stderr, err)
+	}
+	if d, err := median("docker", "run", "--rm", "--network", "none", "busybox", "true"); err == nil {
+		fmt.Printf("%-58s %12s %12s\n", "docker CLI → berth: run --rm --network none busybox true", ms(d), "(reference)")
+	}
+	start := time.Now()
+	for i := 0; i < 20; i++ {
+		if err := cmd(bin, "run", "-d", "--network", "none", "busybox", "sleep", "1000"); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("%-58s %12s %12s\n", "20 sequential run -d (total)", ms(time.Since(start)), "≤ 800 ms")
+	time.Sleep(500 * time.Millisecond)
+	busyRSS := rssKB(daemon.Process.Pid)
+	shims := 0
+	shimRSS := 0
+	for _, pid := range pidsMatching(filepath.Join(dir, "exec")) {
+		shims++
+		shimRSS += rssKB(pid)
+	}
+	fmt.Printf("%-58s %12s %12s\n", "daemon RSS, idle", mb(idleRSS), "≤ 40 MB")
+	if shims > 0 {
+		per := (busyRSS - idleRSS + shimRSS) / 20
+		fmt.Printf("%-58s %12s %12s\n", "extra RSS per running container (daemon growth + shim)", mb(per), "≤ 3 MB")
+	}
+	out, _ := exec.Command("docker", "-H", host, "ps", "-aq").Output()
+	if ids := strings.Fields(string(out)); len(ids) > 0 {
+		_ = cmd("docker", append([]string{"rm", "-f"}, ids...)...)
+	}
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+func mb(kb int) string          { return fmt.Sprintf("%.1f MB", float64(kb)/1024) }
+
+func rssKB(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+	}
+	return 0
+}
+
+// pidsMatching lists shim processes (their cmdline names the exec root).
+func pidsMatching(s string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if strings.Contains(string(b), "shim") && strings.Contains(string(b), s) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Start a throw-away berth daemon, import a busybox image made from the
+# host's busybox-static, run a container with the berth CLI and with the
+# docker CLI, then clean everything up.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" != 0 ]; then echo "try: run as root (containers need namespaces and cgroups)" >&2; exit 1; fi
+if [ ! -x /bin/busybox ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static
+fi
+dir=$(mktemp -d /tmp/berth-try-XXXXXX)
+sock=$dir/berth.sock
+export BERTH_HOST=unix://$sock DOCKER_HOST=unix://$sock
+bin/berth daemon --host "$BERTH_HOST" --data-root "$dir/data" --exec-root "$dir/exec" --cgroup-parent berth-try >"$dir/daemon.log" 2>&1 &
+daemon=$!
+cleanup() {
+  ids=$(docker ps -aq 2>/dev/null || true)
+  [ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1 || true
+  kill "$daemon" 2>/dev/null || true
+  wait "$daemon" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+
+echo "+ building a busybox rootfs and importing it"
+root=$dir/rootfs
+mkdir -p "$root/bin" "$root/etc" "$root/tmp"
+cp /bin/busybox "$root/bin/"
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$root/bin/$a"; done
+echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
+echo 'root:x:0:' > "$root/etc/group"
+tar -C "$root" -c . | docker import - busybox >/dev/null
+echo "+ docker images"
+docker images
+echo "+ berth run --rm busybox echo hello from berth"
+bin/berth run --rm busybox echo hello from berth
+echo "+ docker run --rm busybox sh -c 'echo hostname: \$(hostname)'"
+docker run --rm busybox sh -c 'echo hostname: $(hostname)'
+echo "done: everything is cleaned up on exit"
