@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/containerd/errdefs"
 )
@@ -60,7 +61,23 @@ func writeError(w http.ResponseWriter, err error) {
 
 // errMessage is the text Docker clients show after "Error response from
 // daemon: ".
-func errMessage(err error) string { return err.Error() }
+// A trailing ": not found" (or another errdefs class name) left by wrapping
+// with %w is dropped, so "No such container: x: not found" reads as Docker's.
+func errMessage(err error) string {
+	msg := err.Error()
+	for _, class := range errClasses {
+		if suffix := ": " + class.Error(); strings.HasSuffix(msg, suffix) && errors.Is(err, class) {
+			return strings.TrimSuffix(msg, suffix)
+		}
+	}
+	return msg
+}
+
+var errClasses = []error{
+	errdefs.ErrNotFound, errdefs.ErrInvalidArgument, errdefs.ErrConflict, errdefs.ErrAlreadyExists,
+	errdefs.ErrFailedPrecondition, errdefs.ErrNotModified, errdefs.ErrUnauthenticated, errdefs.ErrPermissionDenied,
+	errdefs.ErrUnavailable, errdefs.ErrNotImplemented, errdefs.ErrInternal, errdefs.ErrUnknown,
+}
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")

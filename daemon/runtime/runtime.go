@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/runc/libcontainer"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -259,7 +260,12 @@ func (t *Task) dial(ctx context.Context, req Request) (net.Conn, *bufio.Reader, 
 		return nil, nil, nil, err
 	}
 	br := bufio.NewReader(conn)
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	line, err := br.ReadBytes('\n')
+	if !stop() {
+		conn.Close()
+		return nil, nil, nil, ctx.Err()
+	}
 	if err != nil {
 		conn.Close()
 		return nil, nil, nil, fmt.Errorf("shim of %s: %w", t.id[:min(12, len(t.id))], err)
@@ -271,10 +277,16 @@ func (t *Task) dial(ctx context.Context, req Request) (net.Conn, *bufio.Reader, 
 	}
 	if resp.Error != "" {
 		conn.Close()
-		return nil, nil, nil, errors.New(resp.Error)
+		return nil, nil, nil, shimError(resp.Error)
 	}
 	return conn, br, &resp, nil
 }
+
+// shimError is an error the shim answered with (as opposed to failing to
+// reach it).
+type shimError string
+
+func (e shimError) Error() string { return string(e) }
 
 func (t *Task) call(ctx context.Context, req Request) (*Response, error) {
 	conn, _, resp, err := t.dial(ctx, req)
@@ -301,6 +313,9 @@ func (t *Task) recordedExit() (ExitStatus, bool) {
 func (t *Task) Wait(ctx context.Context) (ExitStatus, error) {
 	conn, _, resp, err := t.dial(ctx, Request{Op: "wait"})
 	if err != nil {
+		if ctx.Err() != nil {
+			return ExitStatus{}, ctx.Err()
+		}
 		if st, ok := t.recordedExit(); ok {
 			return st, nil
 		}
@@ -311,7 +326,7 @@ func (t *Task) Wait(ctx context.Context) (ExitStatus, error) {
 		if st, ok := t.recordedExit(); ok {
 			return st, nil
 		}
-		return ExitStatus{}, fmt.Errorf("shim of %s sent no exit status", t.id[:12])
+		return ExitStatus{}, fmt.Errorf("shim of %s sent no exit status", t.id[:min(12, len(t.id))])
 	}
 	return *resp.Status, nil
 }
@@ -320,7 +335,7 @@ func (t *Task) Wait(ctx context.Context) (ExitStatus, error) {
 func (t *Task) Signal(sig syscall.Signal) error {
 	c, err := libcontainer.Load(t.r.stateRoot(), t.id)
 	if err != nil {
-		return fmt.Errorf("signal %s: %w", t.id[:12], err)
+		return fmt.Errorf("signal %s: %w", t.id[:min(12, len(t.id))], err)
 	}
 	return c.Signal(sig)
 }
@@ -516,11 +531,20 @@ func (p *ExecProcess) Signal(sig syscall.Signal) error {
 
 // Delete destroys the finished container's state and ends its shim.
 func (t *Task) Delete(ctx context.Context) error {
-	if _, err := t.call(ctx, Request{Op: "delete"}); err != nil {
+	conn, _, _, err := t.dial(ctx, Request{Op: "delete"})
+	var se shimError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Errorf("delete %s: %w: %w", t.id[:min(12, len(t.id))], errdefs.ErrConflict, err)
+	case err != nil:
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		// The shim is gone: clean up what it would have.
 		t.r.cleanup(t.id)
 		return nil
 	}
+	conn.Close()
 	// The shim removes its dir as it exits; make sure.
 	deadline := time.Now().Add(2 * time.Second)
 	for time.Now().Before(deadline) {

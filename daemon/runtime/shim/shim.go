@@ -86,7 +86,7 @@ type shim struct {
 	clients  map[*client]bool
 	status   *runtime.ExitStatus
 	exited   chan struct{}
-	stdinUse bool // a client already used stdin (StdinOnce)
+	stdinUse bool                // a client already used stdin (StdinOnce)
 	execs    map[string]*os.File // exec id → its console
 	started  bool
 

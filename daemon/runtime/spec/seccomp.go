@@ -17,6 +17,31 @@ var deniedSyscalls = []string{
 	"vm86", "vm86old", "fsconfig", "fsmount", "fsopen", "fspick", "move_mount", "open_tree",
 }
 
+// adminSyscalls are allowed again when the container has CAP_SYS_ADMIN
+// (--cap-add SYS_ADMIN), as with Docker's profile.
+var adminSyscalls = map[string]bool{
+	"mount": true, "umount": true, "umount2": true, "unshare": true, "setns": true, "pivot_root": true,
+	"fsconfig": true, "fsmount": true, "fsopen": true, "fspick": true, "move_mount": true, "open_tree": true,
+	"quotactl": true, "quotactl_fd": true, "name_to_handle_at": true, "open_by_handle_at": true,
+}
+
+// seccompFor is the default profile adjusted for the granted capabilities.
+func seccompFor(caps []string) *specs.LinuxSeccomp {
+	s := DefaultSeccomp()
+	for _, c := range caps {
+		if c == "CAP_SYS_ADMIN" {
+			var keep []string
+			for _, n := range deniedSyscalls {
+				if !adminSyscalls[n] {
+					keep = append(keep, n)
+				}
+			}
+			s.Syscalls[0].Names = keep
+		}
+	}
+	return s
+}
+
 // DefaultSeccomp is berth's default seccomp profile.
 func DefaultSeccomp() *specs.LinuxSeccomp {
 	return &specs.LinuxSeccomp{

@@ -315,7 +315,7 @@ func Generate(o Options) (*specs.Spec, error) {
 		s.Linux.MaskedPaths = maskedPaths
 		s.Linux.ReadonlyPaths = readonlyPaths
 		if !o.SeccompUnconfined {
-			s.Linux.Seccomp = DefaultSeccomp()
+			s.Linux.Seccomp = seccompFor(caps)
 		}
 		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
 	} else {
