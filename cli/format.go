@@ -116,7 +116,7 @@ func (h headerContext) Label(name string) string { return strings.ToUpper(name) 
 // inspectFormat prints raw JSON documents as docker inspect does: an
 // indented array, or each through a template.
 func inspectFormat(w io.Writer, format string, raws []json.RawMessage) error {
-	if format == "" || format == "json" && len(raws) > 0 && false {
+	if format == "" {
 		var docs []any
 		for _, r := range raws {
 			var v any

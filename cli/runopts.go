@@ -13,7 +13,7 @@ import (
 
 // runOpts are the flags shared by run and create.
 type runOpts struct {
-	detach, interactive, tty, rm, readOnly, privileged, publishAll, init bool
+	detach, interactive, tty, rm, readOnly, privileged, publishAll, init   bool
 	sigProxy                                                               bool
 	name, workdir, user, entrypoint, hostname, memory, memorySwap, cpus    string
 	cpusetCPUs, restart, stopSignal, netMode, logDriver, shmSize, platform string
@@ -29,6 +29,8 @@ func (o *runOpts) addFlags(fs *pflag.FlagSet, withRun bool) {
 		fs.BoolVarP(&o.detach, "detach", "d", false, "Run container in background and print container ID")
 		fs.BoolVar(&o.sigProxy, "sig-proxy", true, "Proxy received signals to the process")
 	}
+	// -h is --hostname here, so --help has no shorthand (as in docker).
+	fs.Bool("help", false, "Print usage")
 	fs.BoolVarP(&o.interactive, "interactive", "i", false, "Keep STDIN open even if not attached")
 	fs.BoolVarP(&o.tty, "tty", "t", false, "Allocate a pseudo-TTY")
 	fs.BoolVar(&o.rm, "rm", false, "Automatically remove the container and its associated anonymous volumes when it exits")

@@ -586,3 +586,26 @@ func TestOOMKilled(t *testing.T) {
 		t.Fatalf("status %+v, want OOMKilled", st)
 	}
 }
+
+// TestAttachBeforeStart: an attach wired in through StartOptions sees
+// output written the moment the process starts.
+func TestAttachBeforeStart(t *testing.T) {
+	e := newEnv(t)
+	var out, errb syncBuf
+	done := make(chan error, 1)
+	task := e.start(t, runtime.StartOptions{Attach: &runtime.AttachStreams{Stdout: &out, Stderr: &errb, Done: done}}, false, "sh", "-c", "echo early; echo bad >&2; exit 2")
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("attach session did not end")
+	}
+	if out.String() != "early\n" || errb.String() != "bad\n" {
+		t.Fatalf("stdout %q stderr %q", out.String(), errb.String())
+	}
+	if st := wait(t, task); st.Code != 2 {
+		t.Fatalf("code %d", st.Code)
+	}
+}

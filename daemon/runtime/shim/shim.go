@@ -424,9 +424,13 @@ func (s *shim) handle(conn net.Conn) {
 		s.mu.Unlock()
 		if !already {
 			if err := s.ctr.Exec(); err != nil {
+				// Nothing ran: tear the container down and go away; the
+				// runtime removes the rest.
 				reply(conn, runtime.Response{Error: startError(err).Error()})
 				conn.Close()
-				return
+				_ = s.ctr.Signal(syscall.SIGKILL)
+				_ = s.ctr.Destroy()
+				os.Exit(1)
 			}
 		}
 		reply(conn, runtime.Response{Pid: s.pid})
