@@ -578,7 +578,7 @@ func TestOOMKilled(t *testing.T) {
 	id := newID()
 	spec := minimalSpec(e.rootfs, id, false, "sh", "-c", `x=$(head -c 200000000 /dev/zero | tr '\0' a); echo survived`)
 	spec.Mounts = append(spec.Mounts, specs.Mount{Destination: "/dev/zero", Type: "bind", Source: "/dev/zero", Options: []string{"bind"}})
-	limit := int64(16 << 20)
+	limit := int64(48 << 20)
 	spec.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit, Swap: &limit}
 	task := e.start(t, runtime.StartOptions{ID: id, Spec: spec}, false)
 	st := wait(t, task)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"sort"
 	"strings"
 
@@ -155,11 +154,8 @@ func Generate(o Options) (*specs.Spec, error) {
 	if len(o.Args) == 0 || o.Args[0] == "" {
 		return nil, errdefs.ErrInvalidArgument.WithMessage("no command specified")
 	}
-	if o.Memory != 0 && o.Memory < 6*1024*1024 {
-		return nil, errdefs.ErrInvalidArgument.WithMessage("Minimum memory limit allowed is 6MB")
-	}
-	if ncpu := int64(goruntime.NumCPU()); o.NanoCPUs < 0 || o.NanoCPUs > ncpu*1e9 {
-		return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", ncpu, ncpu))
+	if err := validate(&o); err != nil {
+		return nil, err
 	}
 	uid, gid, groups, err := ResolveUser(o.Rootfs, o.User, o.GroupAdd)
 	if err != nil {
@@ -173,20 +169,20 @@ func Generate(o Options) (*specs.Spec, error) {
 	if cwd == "" {
 		cwd = "/"
 	}
-	env := append([]string{}, o.Env...)
-	if !hasEnv(env, "PATH") {
-		env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
+	hostname := o.Hostname
+	if hostname == "" && o.NetworkMode == "host" {
+		// --network host shows the host's name, as Docker does.
+		hostname, _ = os.Hostname()
 	}
-	if !hasEnv(env, "HOSTNAME") && o.Hostname != "" {
-		env = append(env, "HOSTNAME="+o.Hostname)
+	defaults := []string{"PATH=" + DefaultPathEnv, "HOSTNAME=" + hostname}
+	if o.Tty {
+		defaults = append(defaults, "TERM=xterm")
 	}
-	if o.Tty && !hasEnv(env, "TERM") {
-		env = append(env, "TERM=xterm")
-	}
+	env := mergeEnv(defaults, o.Env)
 	s := &specs.Spec{
 		Version:  specs.Version,
 		Root:     &specs.Root{Path: o.Rootfs, Readonly: o.ReadonlyRootfs},
-		Hostname: o.Hostname,
+		Hostname: hostname,
 		Process: &specs.Process{
 			Terminal: o.Tty,
 			User:     specs.User{UID: uid, GID: gid, AdditionalGids: groups},
@@ -197,18 +193,15 @@ func Generate(o Options) (*specs.Spec, error) {
 				Bounding: caps, Effective: caps, Permitted: caps,
 			},
 			NoNewPrivileges: o.NoNewPrivileges,
-			// No default rlimits: the container inherits the daemon's, as
-			// with dockerd under its service manager.
+			Rlimits: []specs.POSIXRlimit{
+				{Type: "RLIMIT_NOFILE", Soft: defaultNofile, Hard: defaultNofile},
+			},
 		},
 		Linux: &specs.Linux{
 			CgroupsPath: "/" + strings.TrimPrefix(o.CgroupsPath, "/"),
 			Sysctl:      o.Sysctls,
 			Resources:   &specs.LinuxResources{},
 		},
-	}
-	if o.Privileged {
-		// A privileged container may grant what it likes.
-		s.Process.Capabilities.Inheritable = nil
 	}
 	for _, u := range o.Ulimits {
 		name := "RLIMIT_" + strings.ToUpper(u.Name)
@@ -226,14 +219,11 @@ func Generate(o Options) (*specs.Spec, error) {
 
 	// Namespaces.
 	s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.UTSNamespace}, {Type: specs.IPCNamespace}, {Type: specs.PIDNamespace}}
+	// The cgroup namespace stays the host's: Docker's behaviour on a
+	// cgroup v1 host.
 	switch {
 	case o.NetworkMode == "host":
-		s.Hostname = ""
-		if h, err := os.Hostname(); err == nil && o.Hostname == "" {
-			s.Hostname = h
-		}
-		// UTS shared with the host as Docker does for --network host.
-		s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.IPCNamespace}, {Type: specs.PIDNamespace}}
+		// No network namespace: the host's is shared.
 	case o.NetNSPath != "":
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: o.NetNSPath})
 	default:
@@ -260,17 +250,28 @@ func Generate(o Options) (*specs.Spec, error) {
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", fmt.Sprintf("size=%d", shm)}},
 	}
-	if o.NetworkMode == "host" {
-		// sysfs of the host's network namespace cannot be mounted from a new
-		// user of it; bind it instead.
-		s.Mounts[3] = specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
+	// A user mount on a default destination (/dev/shm, /etc/hosts…)
+	// replaces the default, as in Docker.
+	userDst := map[string]bool{}
+	for _, m := range o.Mounts {
+		userDst[filepath.Clean(m.Destination)] = true
 	}
+	kept := s.Mounts[:0]
+	for _, m := range s.Mounts {
+		if !userDst[m.Destination] {
+			kept = append(kept, m)
+		}
+	}
+	s.Mounts = kept
 	etc := make([]string, 0, len(o.EtcFiles))
 	for dst := range o.EtcFiles {
 		etc = append(etc, dst)
 	}
 	sort.Strings(etc)
 	for _, dst := range etc {
+		if userDst[filepath.Clean(dst)] {
+			continue
+		}
 		opts := []string{"rbind", "rprivate"}
 		if o.ReadonlyRootfs {
 			opts = append(opts, "ro")
@@ -300,6 +301,14 @@ func Generate(o Options) (*specs.Spec, error) {
 					prop = o
 				}
 			}
+			switch prop {
+			case "shared", "rshared":
+				s.Linux.RootfsPropagation = "rshared"
+			case "slave", "rslave":
+				if s.Linux.RootfsPropagation == "" {
+					s.Linux.RootfsPropagation = "rslave"
+				}
+			}
 			opts = append(opts, prop)
 			if m.ReadOnly {
 				opts = append(opts, "ro")
@@ -317,9 +326,14 @@ func Generate(o Options) (*specs.Spec, error) {
 		if !o.SeccompUnconfined {
 			s.Linux.Seccomp = seccompFor(caps)
 		}
-		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
+		s.Linux.Resources.Devices = defaultDeviceRules()
 	} else {
 		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+		devs, err := hostDevices("/dev")
+		if err != nil {
+			return nil, fmt.Errorf("list host devices: %w", err)
+		}
+		s.Linux.Devices = devs
 	}
 
 	// Resources.
@@ -332,6 +346,9 @@ func Generate(o Options) (*specs.Spec, error) {
 			if swap == 0 {
 				swap = 2 * o.Memory
 			}
+			if swap < 0 {
+				swap = -1
+			}
 			r.Memory.Swap = &swap
 		}
 		if o.MemoryReservation > 0 {
@@ -342,7 +359,7 @@ func Generate(o Options) (*specs.Spec, error) {
 			r.Memory.DisableOOMKiller = &t
 		}
 	}
-	if o.NanoCPUs > 0 || o.CPUShares > 0 || o.CPUQuota > 0 || o.CpusetCpus != "" || o.CpusetMems != "" {
+	if o.NanoCPUs > 0 || o.CPUShares > 0 || o.CPUQuota > 0 || o.CPUPeriod > 0 || o.CpusetCpus != "" || o.CpusetMems != "" {
 		r.CPU = &specs.LinuxCPU{Cpus: o.CpusetCpus, Mems: o.CpusetMems}
 		if o.CPUShares > 0 {
 			sh := uint64(o.CPUShares)
@@ -359,6 +376,8 @@ func Generate(o Options) (*specs.Spec, error) {
 		} else if o.CPUQuota > 0 {
 			q := o.CPUQuota
 			r.CPU.Quota = &q
+		}
+		if o.CPUPeriod > 0 {
 			r.CPU.Period = &period
 		}
 	}
@@ -368,11 +387,50 @@ func Generate(o Options) (*specs.Spec, error) {
 	return s, nil
 }
 
-func hasEnv(env []string, key string) bool {
+// DefaultPathEnv is the PATH a container gets when its image sets none.
+const DefaultPathEnv = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+const defaultNofile = 1048576
+
+// mergeEnv overlays env on defaults: a variable already present is replaced
+// in place, a new one appended, and a bare "NAME" (no '=') removes it.
+func mergeEnv(defaults, env []string) []string {
+	out := append([]string{}, defaults...)
+	index := map[string]int{}
+	for i, kv := range out {
+		k, _, _ := strings.Cut(kv, "=")
+		index[k] = i
+	}
+	var removed []string
 	for _, kv := range env {
-		if strings.HasPrefix(kv, key+"=") {
-			return true
+		k, _, hasValue := strings.Cut(kv, "=")
+		if k == "" {
+			continue
+		}
+		if !hasValue {
+			removed = append(removed, k)
+			continue
+		}
+		if i, ok := index[k]; ok {
+			out[i] = kv
+			continue
+		}
+		index[k] = len(out)
+		out = append(out, kv)
+	}
+	if len(removed) == 0 {
+		return out
+	}
+	drop := map[string]bool{}
+	for _, k := range removed {
+		drop[k] = true
+	}
+	kept := out[:0]
+	for _, kv := range out {
+		k, _, _ := strings.Cut(kv, "=")
+		if !drop[k] {
+			kept = append(kept, kv)
 		}
 	}
-	return false
+	return kept
 }

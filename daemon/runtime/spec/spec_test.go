@@ -86,10 +86,10 @@ func sortedDefault() []string {
 func TestResolveUser(t *testing.T) {
 	root := rootfs(t)
 	tests := []struct {
-		user           string
-		uid, gid       uint32
-		groups         []uint32
-		err            string
+		user     string
+		uid, gid uint32
+		groups   []uint32
+		err      string
 	}{
 		{"", 0, 0, nil, ""},
 		{"web", 33, 33, []uint32{50}, ""},
