@@ -160,7 +160,10 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) error {
 	var tty bool
 	var out *muxWriter
 	flusher, _ := w.(http.Flusher)
-	err = s.b.ContainerLogs(r.Context(), r.PathValue("id"), opts, func(isTTY bool) {
+	begin := func(isTTY bool) {
+		if started {
+			return
+		}
 		tty = isTTY
 		if tty {
 			w.Header().Set("Content-Type", "application/vnd.docker.raw-stream")
@@ -173,7 +176,9 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) error {
 		if flusher != nil {
 			flusher.Flush()
 		}
-	}, func(stream string, line []byte, t time.Time) error {
+	}
+	err = s.b.ContainerLogs(r.Context(), r.PathValue("id"), opts, begin, func(stream string, line []byte, t time.Time) error {
+		begin(false) // a backend that never said: assume no tty
 		if opts.Timestamps {
 			line = append([]byte(t.UTC().Format(time.RFC3339Nano)+" "), line...)
 		}

@@ -27,6 +27,8 @@ type fakeBackend struct {
 	waitC   chan container.WaitResponse
 	// lastFilters records the filters the last list call received.
 	lastFilters Filters
+	// noStdin is set when the last exec was created without AttachStdin.
+	noStdin bool
 }
 
 func (f *fakeBackend) hit(method string) {
@@ -47,7 +49,7 @@ func noContainer(name string) error {
 }
 
 func noImage(name string) error {
-	if name == "busybox" || name == "busybox:latest" || name == "docker.io/library/busybox:latest" {
+	if name == "busybox" || name == "sha256:aa" || name == "busybox:latest" || name == "docker.io/library/busybox:latest" {
 		return nil
 	}
 	return fmt.Errorf("No such image: %s: %w", name, errdefs.ErrNotFound)
@@ -356,6 +358,9 @@ func (f *fakeBackend) ExecCreate(ctx context.Context, name string, req *containe
 	if err := noContainer(name); err != nil {
 		return "", err
 	}
+	f.mu.Lock()
+	f.noStdin = !req.AttachStdin
+	f.mu.Unlock()
 	if req.Tty {
 		return "et", nil
 	}
@@ -377,6 +382,9 @@ func (f *fakeBackend) ExecStart(ctx context.Context, id string, opts ExecStartOp
 	if opts.Detach {
 		return nil
 	}
+	if opts.Stdin == nil && opts.Stdout != nil {
+		_, _ = io.WriteString(opts.Stdout, "no stdin\n")
+	}
 	return echo(opts.Stdin, opts.Stdout, opts.Stderr)
 }
 
@@ -385,7 +393,10 @@ func (f *fakeBackend) ExecInspect(ctx context.Context, id string) (*container.Ex
 	if err := noExec(id); err != nil {
 		return nil, err
 	}
-	return &container.ExecInspectResponse{ID: id, OpenStdin: true, ProcessConfig: &container.ExecProcessConfig{Tty: id == "et"}}, nil
+	f.mu.Lock()
+	stdin := !f.noStdin
+	f.mu.Unlock()
+	return &container.ExecInspectResponse{ID: id, OpenStdin: stdin, ProcessConfig: &container.ExecProcessConfig{Tty: id == "et"}}, nil
 }
 
 func (f *fakeBackend) ExecResize(ctx context.Context, id string, height, width uint) error {

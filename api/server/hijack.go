@@ -8,7 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
+	"time"
 
 	apicontainer "github.com/moby/moby/api/types/container"
 )
@@ -93,11 +95,31 @@ func closeWrite(conn net.Conn) {
 type connWriter struct {
 	rw *bufio.ReadWriter
 	mu sync.Mutex
+	// holdUntil delays the first write (see newConnWriter).
+	holdUntil time.Time
+}
+
+// pyClientHold is how long output is held back after the response header
+// for docker-py, which parses the header with a buffered reader and then
+// reads the stream from the raw socket: bytes that arrive together with the
+// header would be lost.
+const pyClientHold = 50 * time.Millisecond
+
+func newConnWriter(r *http.Request, rw *bufio.ReadWriter) *connWriter {
+	c := &connWriter{rw: rw}
+	if strings.HasPrefix(r.Header.Get("User-Agent"), "docker-sdk-python") {
+		c.holdUntil = time.Now().Add(pyClientHold)
+	}
+	return c
 }
 
 func (c *connWriter) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !c.holdUntil.IsZero() {
+		time.Sleep(time.Until(c.holdUntil))
+		c.holdUntil = time.Time{}
+	}
 	n, err := c.rw.Write(p)
 	if err == nil {
 		err = c.rw.Flush()
@@ -117,7 +139,7 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer s.release(conn)
-	cw := &connWriter{rw: rw}
+	cw := newConnWriter(r, rw)
 	opts := AttachOptions{Logs: boolQuery(q.Get("logs")), Stream: boolQuery(q.Get("stream")), DetachKeys: q.Get("detachKeys")}
 	if boolQuery(q.Get("stdin")) {
 		opts.Stdin = rw.Reader
@@ -171,7 +193,7 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer s.release(conn)
-	cw := &connWriter{rw: rw}
+	cw := newConnWriter(r, rw)
 	opts := ExecStartOptions{ConsoleSize: req.ConsoleSize}
 	if ins.OpenStdin {
 		opts.Stdin = rw.Reader

@@ -159,6 +159,24 @@ func (s *Server) routes() {
 		return &statusError{http.StatusServiceUnavailable, "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again."}
 	})
 
+	// Known Docker endpoints berth does not serve yet: a clear 501 rather
+	// than a 404 that reads like a client bug.
+	for _, p := range []string{
+		"POST /containers/{id}/update", "GET /containers/{id}/attach/ws", "GET /system/df",
+		"GET /images/search", "POST /session", "GET /distribution/{name...}",
+		"POST /networks/{id}/connect", "POST /networks/{id}/disconnect", "DELETE /networks/{id}", "POST /networks/prune",
+		"POST /build/prune", "GET /plugins", "/plugins/", "POST /swarm/init", "POST /swarm/join",
+	} {
+		h(p, func(w http.ResponseWriter, r *http.Request) error {
+			return &statusError{http.StatusNotImplemented, fmt.Sprintf("%s %s is not implemented by berth yet", r.Method, r.URL.Path)}
+		})
+	}
+	for _, p := range []string{"/nodes", "/nodes/", "/services", "/services/", "/tasks", "/tasks/", "/secrets", "/secrets/", "/configs", "/configs/", "/swarm/"} {
+		h(p, func(w http.ResponseWriter, r *http.Request) error {
+			return &statusError{http.StatusServiceUnavailable, "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again."}
+		})
+	}
+
 	h("/", func(w http.ResponseWriter, r *http.Request) error {
 		return &statusError{http.StatusNotFound, fmt.Sprintf("page not found: %s %s", r.Method, r.URL.Path)}
 	})

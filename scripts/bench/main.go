@@ -112,12 +112,14 @@ func run() error {
 	shimRSS := 0
 	for _, pid := range pidsMatching(filepath.Join(dir, "exec")) {
 		shims++
-		shimRSS += rssKB(pid)
+		// PSS: the shims share the berth binary's pages; count each
+		// process's proportional share rather than every shared page.
+		shimRSS += pssKB(pid)
 	}
 	fmt.Printf("%-58s %12s %12s\n", "daemon RSS, idle", mb(idleRSS), "≤ 40 MB")
 	if shims > 0 {
 		per := (busyRSS - idleRSS + shimRSS) / 20
-		fmt.Printf("%-58s %12s %12s\n", "extra RSS per running container (daemon growth + shim)", mb(per), "≤ 3 MB")
+		fmt.Printf("%-58s %12s %12s\n", "extra memory per running container (daemon RSS growth + shim PSS)", mb(per), "≤ 3 MB")
 	}
 	out, _ := exec.Command("docker", "-H", host, "ps", "-aq").Output()
 	if ids := strings.Fields(string(out)); len(ids) > 0 {
@@ -136,6 +138,20 @@ func rssKB(pid int) int {
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+	}
+	return 0
+}
+
+func pssKB(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return rssKB(pid)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "Pss:" {
 			n, _ := strconv.Atoi(f[1])
 			return n
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // Mount is one -v / --mount / --tmpfs mount, resolved to host paths.
@@ -107,7 +108,7 @@ func normalizeCap(c string) string {
 // capabilities applies --cap-add/--cap-drop to the default set.
 func capabilities(add, drop []string, privileged bool) ([]string, error) {
 	if privileged {
-		return AllCapabilities(), nil
+		return hostCapabilities(), nil
 	}
 	known := map[string]bool{}
 	for _, c := range AllCapabilities() {
@@ -131,7 +132,7 @@ func capabilities(add, drop []string, privileged bool) ([]string, error) {
 	for _, c := range add {
 		c = normalizeCap(c)
 		if c == "ALL" {
-			for k := range known {
+			for _, k := range hostCapabilities() {
 				set[k] = true
 			}
 			continue
@@ -194,7 +195,7 @@ func Generate(o Options) (*specs.Spec, error) {
 			},
 			NoNewPrivileges: o.NoNewPrivileges,
 			Rlimits: []specs.POSIXRlimit{
-				{Type: "RLIMIT_NOFILE", Soft: defaultNofile, Hard: defaultNofile},
+				{Type: "RLIMIT_NOFILE", Soft: nofile(), Hard: nofile()},
 			},
 		},
 		Linux: &specs.Linux{
@@ -391,6 +392,16 @@ func Generate(o Options) (*specs.Spec, error) {
 const DefaultPathEnv = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 const defaultNofile = 1048576
+
+// nofile is Docker's default open-files limit, capped at what this process
+// may grant: a container cannot be given more than the daemon's hard limit.
+func nofile() uint64 {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err == nil && rl.Max < defaultNofile {
+		return rl.Max
+	}
+	return defaultNofile
+}
 
 // mergeEnv overlays env on defaults: a variable already present is replaced
 // in place, a new one appended, and a bare "NAME" (no '=') removes it.

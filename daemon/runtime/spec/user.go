@@ -9,6 +9,9 @@ import (
 	"strings"
 )
 
+// maxID is the largest uid or gid Docker accepts.
+const maxID = 1<<31 - 1
+
 type passwdEntry struct {
 	name     string
 	uid, gid uint32
@@ -90,6 +93,11 @@ func groups(rootfs string) []groupEntry {
 // /etc/group plus groupAdd).
 func ResolveUser(rootfs, user string, groupAdd []string) (uid, gid uint32, additional []uint32, err error) {
 	userPart, groupPart, hasGroup := strings.Cut(user, ":")
+	for _, part := range []string{userPart, groupPart} {
+		if n, err := strconv.ParseUint(part, 10, 64); err == nil && n > maxID {
+			return 0, 0, nil, fmt.Errorf("uids and gids must be in range 0-%d", maxID)
+		}
+	}
 	users := passwd(rootfs)
 	grps := groups(rootfs)
 	name := ""

@@ -169,3 +169,16 @@ func hostDevices(dir string) ([]specs.LinuxDevice, error) {
 	}
 	return out, nil
 }
+
+// hostCapabilities is every capability in this process' bounding set: what
+// a privileged container (or --cap-add ALL) may actually be given. The
+// AllCapabilities list is in kernel bit order.
+func hostCapabilities() []string {
+	var out []string
+	for bit, name := range AllCapabilities() {
+		if ok, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(bit), 0, 0, 0); err == nil && ok == 1 {
+			out = append(out, name)
+		}
+	}
+	return out
+}
