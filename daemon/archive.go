@@ -185,9 +185,24 @@ func (d *Daemon) ContainerChanges(ctx context.Context, name string) ([]apicontai
 	}
 	out := make([]apicontainer.FilesystemChange, 0, len(changes))
 	for _, ch := range changes {
+		if hiddenChange(ch.Path) {
+			continue
+		}
 		out = append(out, apicontainer.FilesystemChange{Kind: apicontainer.ChangeType(ch.Kind), Path: ch.Path})
 	}
 	return out, nil
+}
+
+// hiddenChange reports paths that only exist as mount points of the
+// runtime (/dev, /proc, /sys, the /etc files berth writes): dockerd leaves
+// them out of `diff` too.
+func hiddenChange(p string) bool {
+	for _, h := range []string{"/dev", "/proc", "/sys", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf"} {
+		if p == h || strings.HasPrefix(p, h+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // ContainerCommit implements server.Backend: the container's changes

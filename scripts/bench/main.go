@@ -47,6 +47,11 @@ func run() error {
 	defer func() {
 		_ = daemon.Process.Signal(syscall.SIGTERM)
 		_, _ = daemon.Process.Wait()
+		// The daemon leaves its (empty) cgroup parent; remove it.
+		dirs, _ := filepath.Glob("/sys/fs/cgroup/*/berth-bench")
+		for _, d := range dirs {
+			_ = os.Remove(d)
+		}
 	}()
 	for i := 0; i < 200; i++ {
 		if _, err := os.Stat(sock); err == nil {
