@@ -1,0 +1,96 @@
+package snapshot
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+)
+
+func layer(t *testing.T, files map[string]string, whiteouts ...string) ([]byte, digest.Digest) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for name, body := range files {
+		_ = tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))})
+		_, _ = tw.Write([]byte(body))
+	}
+	for _, w := range whiteouts {
+		_ = tw.WriteHeader(&tar.Header{Name: filepath.Join(filepath.Dir(w), ".wh."+filepath.Base(w)), Typeflag: tar.TypeReg, Mode: 0o600})
+	}
+	_ = tw.Close()
+	return buf.Bytes(), digest.FromBytes(buf.Bytes())
+}
+
+func TestLayersAndContainerMount(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("overlay mounts need root")
+	}
+	ctx := context.Background()
+	s, err := New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, baseID := layer(t, map[string]string{"a": "1", "b": "2"})
+	if _, err := s.ApplyLayer(ctx, "", baseID, bytes.NewReader(base)); err != nil {
+		t.Fatal(err)
+	}
+	// Idempotent.
+	if _, err := s.ApplyLayer(ctx, "", baseID, bytes.NewReader(base)); err != nil {
+		t.Fatal(err)
+	}
+	top, topDiff := layer(t, map[string]string{"c": "3"}, "b")
+	topID := digest.FromString(baseID.String() + " " + topDiff.String())
+	if _, err := s.ApplyLayer(ctx, baseID, topID, bytes.NewReader(top)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ApplyLayer(ctx, digest.FromString("missing"), digest.FromString("x"), bytes.NewReader(top)); err == nil {
+		t.Error("a layer over a missing parent was accepted")
+	}
+	dirs, err := s.LayerDirs(topID)
+	if err != nil || len(dirs) != 2 {
+		t.Fatalf("LayerDirs = %v, %v", dirs, err)
+	}
+	if err := s.Prepare(ctx, "ctr", topID); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(t.TempDir(), "rootfs")
+	_ = os.Mkdir(target, 0o755)
+	if err := s.Mount(ctx, "ctr", topID, target); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Unmount(ctx, target)
+	if b, _ := os.ReadFile(filepath.Join(target, "a")); string(b) != "1" {
+		t.Errorf("a = %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(target, "b")); !os.IsNotExist(err) {
+		t.Errorf("whited-out b is visible: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(target, "new"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(s.UpperDir("ctr"), "new")); err != nil {
+		t.Errorf("write did not land in the upper dir: %v", err)
+	}
+	if n, _ := s.Usage("ctr"); n != 1 {
+		t.Errorf("usage = %d", n)
+	}
+	if err := s.Unmount(ctx, target); err != nil {
+		t.Fatal(err)
+	}
+	if mounted(target) {
+		t.Fatal("still mounted")
+	}
+	if err := s.Remove(ctx, "ctr"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveLayer(ctx, topID); err != nil || s.HasLayer(topID) {
+		t.Fatalf("RemoveLayer: %v", err)
+	}
+	if err := s.Prepare(ctx, "../evil", ""); err == nil {
+		t.Error("a key with a path was accepted")
+	}
+}
