@@ -44,7 +44,7 @@ func (d *Daemon) imagesInUse() map[string][]string {
 func (d *Daemon) ImageList(ctx context.Context, opts server.ImageListOptions) ([]apiimage.Summary, error) {
 	for k := range opts.Filters {
 		switch k {
-		case "dangling", "label", "before", "since", "reference":
+		case "dangling", "label", "label!", "before", "since", "reference":
 		default:
 			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter '%s'", k))
 		}
@@ -97,12 +97,8 @@ func imageMatches(img *image.Image, f server.Filters, before, since *image.Image
 	if since != nil && !img.Created.After(since.Created) {
 		return false
 	}
-	for kv := range f["label"] {
-		k, v, hasV := strings.Cut(kv, "=")
-		got, ok := img.Config.Config.Labels[k]
-		if !ok || (hasV && got != v) {
-			return false
-		}
+	if !labelsMatch(img.Config.Config.Labels, f) {
+		return false
 	}
 	if refs := f.Get("reference"); len(refs) > 0 {
 		ok := false
@@ -203,23 +199,7 @@ func (d *Daemon) ImagesPrune(ctx context.Context, f server.Filters) (*apiimage.P
 	}
 	used := d.imagesInUse()
 	inUse := func(id digest.Digest) bool { return len(used[id.String()]) > 0 }
-	labels := func(l map[string]string) bool {
-		for kv := range f["label"] {
-			k, v, hasV := strings.Cut(kv, "=")
-			got, ok := l[k]
-			if !ok || (hasV && got != v) {
-				return false
-			}
-		}
-		for kv := range f["label!"] {
-			k, v, hasV := strings.Cut(kv, "=")
-			got, ok := l[k]
-			if ok && (!hasV || got == v) {
-				return false
-			}
-		}
-		return true
-	}
+	labels := func(l map[string]string) bool { return labelsMatch(l, f) }
 	rep, err := d.images.Prune(ctx, all, inUse, labels)
 	if err != nil {
 		return nil, err
