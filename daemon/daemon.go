@@ -152,6 +152,7 @@ func (d *Daemon) restore(ctx context.Context) {
 			if err != nil {
 				d.log.Warn("restore container", "id", c.ID, "err", err)
 				d.markStopped(c, 128+9, false, time.Now(), fmt.Sprintf("container lost while the daemon was down: %v", err))
+				d.rt.Forget(c.ID)
 				d.cleanupAfterExit(ctx, c)
 				d.maybeRestartAfterBoot(ctx, c)
 				continue

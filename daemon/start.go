@@ -595,11 +595,10 @@ func (d *Daemon) removeContainer(ctx context.Context, c *container.Container, fo
 	}
 	ctx = context.WithoutCancel(ctx)
 	_ = d.snaps.Unmount(ctx, rootfsPath(c))
-	if d.rt != nil {
-		if t, err := d.rt.Restore(ctx, c.ID); err == nil {
-			_ = t.Delete(ctx)
-		}
+	if t, err := d.rt.Restore(ctx, c.ID); err == nil {
+		_ = t.Delete(ctx)
 	}
+	d.rt.Forget(c.ID)
 	if err := d.snaps.Remove(ctx, c.ID); err != nil {
 		d.log.Warn("remove rootfs snapshot", "id", c.ID, "err", err)
 	}

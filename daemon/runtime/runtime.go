@@ -202,6 +202,11 @@ func lastLine(s string) string {
 	return s
 }
 
+// Forget removes whatever runtime state a container has left: it kills and
+// destroys a libcontainer container no shim looks after any more, and
+// removes its runtime dir and socket. Used when the shim is gone.
+func (r *Runtime) Forget(id string) { r.cleanup(id) }
+
 func (r *Runtime) cleanup(id string) {
 	if c, err := libcontainer.Load(r.stateRoot(), id); err == nil {
 		_ = c.Signal(syscall.SIGKILL)
