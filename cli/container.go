@@ -64,18 +64,15 @@ func filterArgs(list []string) (client.Filters, error) {
 // forEach runs fn on every argument, printing successes as docker does and
 // collecting failures into one error.
 func (a *app) forEach(args []string, fn func(string) error) error {
-	var errs []string
+	var errs []error
 	for _, id := range args {
 		if err := fn(id); err != nil {
-			errs = append(errs, err.Error())
+			errs = append(errs, err)
 			continue
 		}
 		fmt.Fprintln(a.out, id)
 	}
-	if len(errs) > 0 {
-		return errors.New(strings.Join(errs, "\n"))
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (a *app) createCmd() *cobra.Command {
@@ -123,6 +120,13 @@ func (a *app) createContainer(ctx context.Context, o *runOpts, args []string) (s
 		return "", fmt.Errorf("invalid pull option: '%s': must be one of \"always\", \"missing\" or \"never\"", o.pull)
 	}
 	opts := client.ContainerCreateOptions{Config: cfg, HostConfig: hc, NetworkingConfig: netCfg, Name: o.name}
+	if o.platform != "" {
+		p, err := parsePlatform(o.platform)
+		if err != nil {
+			return "", err
+		}
+		opts.Platform = &p
+	}
 	res, err := api.ContainerCreate(ctx, opts)
 	if err != nil && cerrdefs.IsNotFound(err) && o.pull != "never" && strings.Contains(err.Error(), "image") {
 		ref := cfg.Image
@@ -176,7 +180,7 @@ func (a *app) run(cmd *cobra.Command, o *runOpts, args []string) error {
 	ctx := cmd.Context()
 	if o.tty && !o.detach {
 		if _, isTerm := term.GetFdInfo(a.in); !isTerm && o.interactive {
-			return runError(cmd, errors.New("the input device is not a TTY"))
+			return errors.New("the input device is not a TTY")
 		}
 	}
 	id, err := a.createContainer(ctx, o, args)
@@ -456,20 +460,17 @@ func (a *app) waitCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var errs []string
+			var errs []error
 			for _, id := range args {
 				w := api.ContainerWait(cmd.Context(), id, client.ContainerWaitOptions{})
 				select {
 				case r := <-w.Result:
 					fmt.Fprintln(a.out, r.StatusCode)
 				case err := <-w.Error:
-					errs = append(errs, err.Error())
+					errs = append(errs, err)
 				}
 			}
-			if len(errs) > 0 {
-				return errors.New(strings.Join(errs, "\n"))
-			}
-			return nil
+			return errors.Join(errs...)
 		},
 	}
 }
@@ -796,9 +797,17 @@ func (a *app) execCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ins, err := api.ExecInspect(ctx, ex.ID, client.ExecInspectOptions{})
-			if err != nil {
-				return err
+			// The output can end a moment before the daemon records the exit.
+			var ins client.ExecInspectResult
+			for i := 0; ; i++ {
+				ins, err = api.ExecInspect(ctx, ex.ID, client.ExecInspectOptions{})
+				if err != nil {
+					return err
+				}
+				if !ins.Running || i >= 50 {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
 			}
 			if ins.ExitCode != 0 {
 				return &StatusError{Code: ins.ExitCode}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 )
 
@@ -19,11 +20,12 @@ type fakeDaemon struct {
 	created []string
 	pulled  []string
 	host    string
+	started chan struct{}
 }
 
 func newFakeDaemon(t *testing.T) *fakeDaemon {
 	t.Helper()
-	d := &fakeDaemon{images: map[string]bool{}}
+	d := &fakeDaemon{images: map[string]bool{}, started: make(chan struct{})}
 	sock := filepath.Join(t.TempDir(), "d.sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {
@@ -43,6 +45,35 @@ func newFakeDaemon(t *testing.T) *fakeDaemon {
 		p := r.URL.Path
 		if i := strings.Index(p[1:], "/"); strings.HasPrefix(p, "/v1.") && i > 0 {
 			p = p[i+1:]
+		}
+		switch {
+		case strings.HasSuffix(p, "/attach"):
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			conn.Write([]byte("HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"))
+			<-d.started
+			conn.Write(frame(stdcopy.Stdout, []byte("out line\n")))
+			conn.Write(frame(stdcopy.Stderr, []byte("err line\n")))
+			return
+		case strings.HasSuffix(p, "/wait"):
+			// Like the real daemon: headers first, the result when it exits.
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(200)
+			w.(http.Flusher).Flush()
+			<-d.started
+			_ = json.NewEncoder(w).Encode(map[string]any{"StatusCode": 3})
+			return
+		case strings.HasSuffix(p, "/start"):
+			select {
+			case <-d.started:
+			default:
+				close(d.started)
+			}
+			w.WriteHeader(204)
+			return
 		}
 		d.mu.Lock()
 		defer d.mu.Unlock()
@@ -69,8 +100,6 @@ func newFakeDaemon(t *testing.T) *fakeDaemon {
 			}
 			d.images[strings.TrimSuffix(ref, ":latest")] = true
 			w.Write([]byte(`{"status":"Pulling from library/busybox","id":"latest"}` + "\n"))
-		case strings.HasSuffix(p, "/start"):
-			w.WriteHeader(204)
 		case strings.HasPrefix(p, "/containers/") && r.Method == http.MethodDelete:
 			errJSON(w, 404, "No such container: "+strings.TrimPrefix(p, "/containers/"))
 		default:
@@ -123,5 +152,17 @@ func TestAgainstFakeDaemon(t *testing.T) {
 	}
 	if errOut.String() != "Error response from daemon: No such container: nope\n" {
 		t.Errorf("rm stderr = %q", errOut.String())
+	}
+}
+
+func TestRunAttachedExitCode(t *testing.T) {
+	d := newFakeDaemon(t)
+	d.images["busybox"] = true
+	a, out, errOut := testApp()
+	if code := mainWith(a, []string{"-H", d.host, "run", "--rm", "busybox", "sh", "-c", "exit 3"}); code != 3 {
+		t.Fatalf("code = %d, stderr %q", code, errOut.String())
+	}
+	if out.String() != "out line\n" || errOut.String() != "err line\n" {
+		t.Errorf("stdout %q stderr %q", out.String(), errOut.String())
 	}
 }

@@ -28,7 +28,7 @@ func addImageCommands(root *cobra.Command, a *app) {
 		a.pullCmd(), a.pushCmd(), a.buildCmd())
 	ls := a.imagesCmd()
 	ls.Use = "ls [OPTIONS] [REPOSITORY[:TAG]]"
-	ls.Aliases = []string{"list", "images"}
+	ls.Aliases = []string{"list"}
 	rm := a.rmiCmd()
 	rm.Use = "rm [OPTIONS] IMAGE [IMAGE...]"
 	rm.Aliases = []string{"remove", "rmi"}
@@ -333,19 +333,16 @@ func (a *app) rmiCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var errs []string
+			var errs []error
 			for _, name := range args {
 				res, err := api.ImageRemove(cmd.Context(), name, client.ImageRemoveOptions{Force: force, PruneChildren: !noPrune})
 				if err != nil {
-					errs = append(errs, err.Error())
+					errs = append(errs, err)
 					continue
 				}
 				printDeleted(a.out, res.Items)
 			}
-			if len(errs) > 0 {
-				return errors.New(strings.Join(errs, "\n"))
-			}
-			return nil
+			return errors.Join(errs...)
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Force removal of the image")
@@ -467,7 +464,7 @@ func (a *app) saveCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w, closeFn, err := a.tarOutput(output)
 			if err != nil {
-				return err
+				return fmt.Errorf("failed to save image: %w", err)
 			}
 			defer closeFn()
 			api, err := a.client()

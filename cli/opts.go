@@ -13,7 +13,24 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
+
+// parsePlatform parses --platform os[/arch[/variant]].
+func parsePlatform(s string) (ocispec.Platform, error) {
+	parts := strings.Split(strings.ToLower(s), "/")
+	if len(parts) > 3 || parts[0] == "" {
+		return ocispec.Platform{}, fmt.Errorf("invalid platform %q: expected os[/arch[/variant]]", s)
+	}
+	p := ocispec.Platform{OS: parts[0]}
+	if len(parts) > 1 {
+		p.Architecture = parts[1]
+	}
+	if len(parts) > 2 {
+		p.Variant = parts[2]
+	}
+	return p, nil
+}
 
 // parsePublish parses one -p/--publish value ("80", "4000:80",
 // "127.0.0.1:4000:80/udp", "8000-8001:80-81", "[::1]:80:80") into the

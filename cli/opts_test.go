@@ -327,3 +327,15 @@ func FuzzParseMount(f *testing.F) {
 		}
 	})
 }
+
+func TestParsePlatform(t *testing.T) {
+	p, err := parsePlatform("linux/arm64/v8")
+	if err != nil || p.OS != "linux" || p.Architecture != "arm64" || p.Variant != "v8" {
+		t.Errorf("got %+v %v", p, err)
+	}
+	for _, bad := range []string{"", "a/b/c/d", "/amd64"} {
+		if _, err := parsePlatform(bad); err == nil {
+			t.Errorf("%q: want error", bad)
+		}
+	}
+}

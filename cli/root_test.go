@@ -79,3 +79,31 @@ func TestCommandTree(t *testing.T) {
 		t.Error("run -h should be --hostname")
 	}
 }
+
+func TestExtraCommandWithOwnHostFlag(t *testing.T) {
+	a, out, errOut := testApp()
+	var host string
+	var debug bool
+	d := &cobra.Command{Use: "daemon", RunE: func(cmd *cobra.Command, _ []string) error {
+		cmd.Printf("%s %t\n", host, debug)
+		return nil
+	}}
+	d.Flags().StringVarP(&host, "host", "H", "unix:///default", "")
+	d.Flags().BoolVarP(&debug, "debug", "D", false, "")
+	if code := mainWith(a, []string{"daemon", "-H", "unix:///x", "-D"}, d); code != 0 {
+		t.Fatalf("code %d: %s", code, errOut)
+	}
+	if out.String() != "unix:///x true\n" {
+		t.Errorf("out = %q", out.String())
+	}
+}
+
+func TestSplitGlobalFlags(t *testing.T) {
+	g, rest, err := splitGlobalFlags([]string{"-H", "unix:///a", "-D", "--log-level=debug", "ps", "-a"})
+	if err != nil || strings.Join(g, " ") != "-H unix:///a -D --log-level=debug" || strings.Join(rest, " ") != "ps -a" {
+		t.Errorf("got %q %q %v", g, rest, err)
+	}
+	if _, _, err := splitGlobalFlags([]string{"--host"}); err == nil {
+		t.Error("want error for missing value")
+	}
+}

@@ -403,11 +403,11 @@ func (a *app) networkInspectCmd() *cobra.Command {
 				return err
 			}
 			var raws []json.RawMessage
-			var errs []string
+			var errs []error
 			for _, n := range args {
 				res, err := api.NetworkInspect(cmd.Context(), n, client.NetworkInspectOptions{})
 				if err != nil {
-					errs = append(errs, err.Error())
+					errs = append(errs, err)
 					continue
 				}
 				raws = append(raws, res.Raw)
@@ -415,10 +415,7 @@ func (a *app) networkInspectCmd() *cobra.Command {
 			if err := inspectFormat(a.out, format, raws); err != nil {
 				return err
 			}
-			if len(errs) > 0 {
-				return errors.New(strings.Join(errs, "\n"))
-			}
-			return nil
+			return errors.Join(errs...)
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template")

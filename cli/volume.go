@@ -136,11 +136,11 @@ func (a *app) volumeInspectCmd() *cobra.Command {
 				return err
 			}
 			var raws []json.RawMessage
-			var errs []string
+			var errs []error
 			for _, n := range args {
 				res, err := api.VolumeInspect(cmd.Context(), n, client.VolumeInspectOptions{})
 				if err != nil {
-					errs = append(errs, err.Error())
+					errs = append(errs, err)
 					continue
 				}
 				raws = append(raws, res.Raw)
@@ -148,10 +148,7 @@ func (a *app) volumeInspectCmd() *cobra.Command {
 			if err := inspectFormat(a.out, format, raws); err != nil {
 				return err
 			}
-			if len(errs) > 0 {
-				return errors.New(strings.Join(errs, "\n"))
-			}
-			return nil
+			return errors.Join(errs...)
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template")

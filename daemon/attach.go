@@ -192,8 +192,12 @@ func parseDetachKeys(spec string) ([]byte, error) {
 	return out, nil
 }
 
+// errDetached ends an attach session's stdin when the user typed the
+// detach keys; unlike io.EOF it leaves the container's stdin open.
+var errDetached = errors.New("detached")
+
 // detachReader passes stdin through until the detach key sequence is seen;
-// then it calls onDetach and reports EOF. Bytes of a partial sequence are
+// then it calls onDetach and reports errDetached. Bytes of a partial sequence are
 // held back and released if the sequence breaks.
 type detachReader struct {
 	r        io.Reader
@@ -211,7 +215,7 @@ func newDetachReader(r io.Reader, keys []byte, onDetach func()) *detachReader {
 
 func (d *detachReader) Read(p []byte) (int, error) {
 	if d.done {
-		return 0, io.EOF
+		return 0, errDetached
 	}
 	if len(d.pending) > 0 && d.matched == 0 {
 		n := copy(p, d.pending)
@@ -234,7 +238,7 @@ func (d *detachReader) Read(p []byte) (int, error) {
 			if d.matched == len(d.keys) {
 				d.done = true
 				d.once.Do(d.onDetach)
-				return len(out), io.EOF
+				return len(out), errDetached
 			}
 			continue
 		}

@@ -143,8 +143,11 @@ func TestDetachReader(t *testing.T) {
 			detached := false
 			r := newDetachReader(strings.NewReader(tt.in), []byte{16, 17}, func() { detached = true })
 			got, err := io.ReadAll(r)
-			if err != nil {
+			if err != nil && err != errDetached {
 				t.Fatal(err)
+			}
+			if (err == errDetached) != tt.detached {
+				t.Errorf("err = %v, detached = %v", err, tt.detached)
 			}
 			if string(got) != tt.want || detached != tt.detached {
 				t.Errorf("got %q detached=%v, want %q detached=%v", got, detached, tt.want, tt.detached)

@@ -16,15 +16,20 @@ import (
 //
 //	[1 byte kind][4 bytes big-endian length][payload]
 //
-// kind 1 is stdout, 2 stderr, 3 the exit code (payload: decimal). After the
-// request line, the client's remaining bytes are the process's stdin;
-// closing its write side is stdin EOF.
+// kind 1 is stdout, 2 stderr, 3 the exit code (payload: decimal). For exec,
+// the client's remaining bytes after the request line are the process's
+// stdin and closing its write side is stdin EOF. For attach, stdin is
+// framed too: kind 1 carries data and kind 4 says the client's stdin ended
+// (the shim then closes the process's stdin if the container is StdinOnce);
+// a connection that simply goes away is a detach and leaves stdin open.
 
 // Frame kinds.
 const (
 	FrameStdout = 1
 	FrameStderr = 2
 	FrameExit   = 3
+	// FrameStdinEOF ends an attach client's stdin.
+	FrameStdinEOF = 4
 )
 
 // ShimConfig is what the runtime hands a new shim (config.json in the

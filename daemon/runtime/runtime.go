@@ -409,18 +409,36 @@ func (t *Task) attach(ctx context.Context, s AttachStreams, attached chan<- erro
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	if s.Stdin != nil {
-		go func() {
-			_, _ = io.Copy(conn, s.Stdin)
-			if uc, ok := conn.(*net.UnixConn); ok {
-				_ = uc.CloseWrite()
-			}
-		}()
+		go forwardStdin(conn, s.Stdin)
 	}
 	_, err = pumpFrames(br, s.Stdout, s.Stderr)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	return err
+}
+
+// forwardStdin frames an attach client's stdin to the shim. A clean EOF
+// is sent as FrameStdinEOF; any other end of the reader (a detach) just
+// closes the connection, leaving the process's stdin open.
+func forwardStdin(conn net.Conn, in io.Reader) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := in.Read(buf)
+		if n > 0 {
+			if werr := WriteFrame(conn, FrameStdout, buf[:n]); werr != nil {
+				return
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			_ = WriteFrame(conn, FrameStdinEOF, nil)
+			return
+		}
+		if err != nil {
+			conn.Close()
+			return
+		}
+	}
 }
 
 // pumpFrames copies frames to the writers until the exit frame.

@@ -509,6 +509,9 @@ func (s *shim) attach(conn net.Conn, br *bufio.Reader, req runtime.Request) {
 	if s.console != nil {
 		c.stderr = false
 	}
+	// The response line must precede any frame: hold the client's write
+	// lock until it is sent.
+	c.mu.Lock()
 	s.mu.Lock()
 	st := s.status
 	if st == nil {
@@ -516,6 +519,7 @@ func (s *shim) attach(conn net.Conn, br *bufio.Reader, req runtime.Request) {
 	}
 	s.mu.Unlock()
 	reply(conn, runtime.Response{Pid: s.pid})
+	c.mu.Unlock()
 	if st != nil {
 		_ = runtime.WriteFrame(conn, runtime.FrameExit, []byte(strconv.Itoa(st.Code)))
 		conn.Close()
@@ -534,14 +538,29 @@ func (s *shim) attach(conn net.Conn, br *bufio.Reader, req runtime.Request) {
 		s.drop(c)
 		return
 	}
-	_, err := io.Copy(in, br)
-	if err == nil && s.cfg.StdinOnce && s.stdinW != nil {
-		// The client closed its stdin: so does the process.
-		_ = s.stdinW.Close()
-	}
-	if err == nil && s.cfg.StdinOnce && s.console != nil {
-		// EOF on a tty: send ^D.
-		_, _ = s.console.Write([]byte{4})
+	for {
+		kind, p, err := runtime.ReadFrame(br)
+		if err != nil {
+			// The client went away (a detach): stdin stays open.
+			return
+		}
+		switch kind {
+		case runtime.FrameStdout:
+			if _, err := in.Write(p); err != nil {
+				return
+			}
+		case runtime.FrameStdinEOF:
+			if !s.cfg.StdinOnce {
+				return
+			}
+			if s.stdinW != nil {
+				// The client closed its stdin: so does the process. A tty
+				// is left open, as dockerd does: the docker CLI closes its
+				// connection when the user detaches with Ctrl-P Ctrl-Q.
+				_ = s.stdinW.Close()
+			}
+			return
+		}
 	}
 }
 
@@ -565,7 +584,14 @@ func (s *shim) exec(conn net.Conn, br *bufio.Reader, req runtime.Request) {
 		p.NoNewPrivileges = &t
 	}
 	var wmu sync.Mutex
+	// Frames may only follow the response line: output that arrives
+	// before it waits at this gate.
+	replied := make(chan struct{})
+	var gate sync.Once
+	open := func() { gate.Do(func() { close(replied) }) }
+	defer open()
 	frame := func(kind byte, b []byte) {
+		<-replied
 		wmu.Lock()
 		defer wmu.Unlock()
 		_ = runtime.WriteFrame(conn, kind, b)
@@ -647,7 +673,10 @@ func (s *shim) exec(conn net.Conn, br *bufio.Reader, req runtime.Request) {
 		outputs.Add(1)
 		go copyOut(master, runtime.FrameStdout)
 	}
+	wmu.Lock()
 	reply(conn, runtime.Response{Pid: pid})
+	wmu.Unlock()
+	open()
 	if stdinW != nil {
 		go func() {
 			_, err := io.Copy(stdinW, br)
