@@ -14,8 +14,8 @@ export BERTH_HOST=unix://$sock DOCKER_HOST=unix://$sock
 bin/berth daemon --host "$BERTH_HOST" --data-root "$dir/data" --exec-root "$dir/exec" --cgroup-parent berth-try >"$dir/daemon.log" 2>&1 &
 daemon=$!
 cleanup() {
-  ids=$(docker ps -aq 2>/dev/null || true)
-  [ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1 || true
+  ids=$(bin/berth ps -aq 2>/dev/null || true)
+  [ -n "$ids" ] && bin/berth rm -f $ids >/dev/null 2>&1 || true
   kill "$daemon" 2>/dev/null || true
   wait "$daemon" 2>/dev/null || true
   rm -rf "$dir"
@@ -30,11 +30,13 @@ cp /bin/busybox "$root/bin/"
 for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$root/bin/$a"; done
 echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
 echo 'root:x:0:' > "$root/etc/group"
-tar -C "$root" -c . | docker import - busybox >/dev/null
-echo "+ docker images"
-docker images
+tar -C "$root" -c . | bin/berth import - busybox >/dev/null
+echo "+ berth images"
+bin/berth images
 echo "+ berth run --rm busybox echo hello from berth"
 bin/berth run --rm busybox echo hello from berth
-echo "+ docker run --rm busybox sh -c 'echo hostname: \$(hostname)'"
-docker run --rm busybox sh -c 'echo hostname: $(hostname)'
+if command -v docker >/dev/null; then
+  echo "+ docker run --rm busybox sh -c 'echo hostname: \$(hostname)'   (the real docker CLI, DOCKER_HOST=$DOCKER_HOST)"
+  docker run --rm busybox sh -c 'echo hostname: $(hostname)'
+fi
 echo "done: everything is cleaned up on exit"
