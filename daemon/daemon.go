@@ -128,7 +128,18 @@ func (d *Daemon) Close() error {
 	d.shutdown = true
 	d.mu.Unlock()
 	d.events.close()
+	d.removeEmptyCgroupParent()
 	return d.db.Close()
+}
+
+// removeEmptyCgroupParent removes the daemon's cgroup parent in every
+// hierarchy where no container is left (a live container keeps it).
+func (d *Daemon) removeEmptyCgroupParent() {
+	dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", d.cfg.CgroupParent))
+	dirs = append(dirs, filepath.Join("/sys/fs/cgroup", d.cfg.CgroupParent))
+	for _, dir := range dirs {
+		_ = os.Remove(dir) // fails, harmlessly, while containers remain
+	}
 }
 
 // restore re-attaches to containers that were running when the daemon
