@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moby/moby/api/types/mount"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/berth-project/berth/api/server"
@@ -146,6 +147,16 @@ func (d *Daemon) removeEmptyCgroupParent() {
 // stopped, records the real exit of those that ended meanwhile, and starts
 // containers whose restart policy asks for it.
 func (d *Daemon) restore(ctx context.Context) {
+	// Volume references live in memory: rebuild them from the containers.
+	for _, c := range d.containers.List() {
+		c.Lock()
+		for _, mp := range c.MountPoints {
+			if mp.Type == mount.TypeVolume && mp.Name != "" {
+				d.volumes.Ref(mp.Name, c.ID)
+			}
+		}
+		c.Unlock()
+	}
 	for _, c := range d.containers.List() {
 		c.Lock()
 		running := c.State.Running || c.State.Paused || c.State.Restarting

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	securejoin "github.com/cyphar/filepath-securejoin"
 	apicontainer "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/mount"
@@ -71,6 +72,7 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (re
 	defer func() {
 		if retErr != nil {
 			_ = d.snaps.Unmount(context.WithoutCancel(ctx), rootfs)
+			d.unmountVolumes(context.WithoutCancel(ctx), c)
 			d.markStopped(c, exitCodeForStartError(retErr), false, time.Now(), retErr.Error())
 			if c.HostConfig.AutoRemove {
 				// As dockerd: a --rm container that cannot start is removed.
@@ -78,6 +80,9 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (re
 			}
 		}
 	}()
+	if err := d.mountVolumes(ctx, c); err != nil {
+		return err
+	}
 	if err := d.seedVolumes(c); err != nil {
 		return err
 	}
@@ -180,6 +185,32 @@ func logOptions(cfg map[string]string) (int64, int, error) {
 	return maxSize, maxFiles, nil
 }
 
+// mountVolumes mounts volumes created with driver options (type, device,
+// o) and points the mount points at them; plain volumes are directories.
+func (d *Daemon) mountVolumes(ctx context.Context, c *container.Container) error {
+	for _, mp := range c.MountPoints {
+		if mp.Type != mount.TypeVolume || mp.Name == "" {
+			continue
+		}
+		p, err := d.volumes.Mount(ctx, mp.Name, c.ID)
+		if err != nil {
+			return fmt.Errorf("mount volume %s: %w", mp.Name, err)
+		}
+		mp.Source = p
+	}
+	return nil
+}
+
+func (d *Daemon) unmountVolumes(ctx context.Context, c *container.Container) {
+	for _, mp := range c.MountPoints {
+		if mp.Type == mount.TypeVolume && mp.Name != "" {
+			if err := d.volumes.Unmount(ctx, mp.Name, c.ID); err != nil {
+				d.log.Warn("unmount volume", "volume", mp.Name, "err", err)
+			}
+		}
+	}
+}
+
 // seedVolumes copies the image's content at a volume's mount point into the
 // volume the first time it is used, as Docker does.
 func (d *Daemon) seedVolumes(c *container.Container) error {
@@ -191,7 +222,12 @@ func (d *Daemon) seedVolumes(c *container.Container) error {
 		if err != nil || len(entries) > 0 {
 			continue
 		}
-		src := filepath.Join(rootfsPath(c), mp.Destination)
+		// Resolve inside the rootfs: an image symlink must not lead the
+		// copy to a host path.
+		src, err := securejoin.SecureJoin(rootfsPath(c), mp.Destination)
+		if err != nil {
+			continue
+		}
 		if fi, err := os.Lstat(src); err != nil || !fi.IsDir() {
 			continue
 		}
@@ -383,6 +419,7 @@ func (d *Daemon) cleanupAfterExit(ctx context.Context, c *container.Container) {
 	if err := d.snaps.Unmount(ctx, rootfsPath(c)); err != nil {
 		d.log.Warn("unmount rootfs", "id", c.ID, "err", err)
 	}
+	d.unmountVolumes(ctx, c)
 }
 
 // ContainerStop implements server.Backend.

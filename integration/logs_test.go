@@ -87,3 +87,26 @@ func TestLogsRotationAndVerbs(t *testing.T) {
 		t.Errorf("--privileged kept the default capabilities: %s", priv)
 	}
 }
+
+// TestVolumeInUseAcrossRestart: a restarted daemon still knows which
+// containers use a volume, and an image symlink cannot redirect seeding.
+func TestVolumeInUseAcrossRestart(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	d.MustDocker("run", "-d", "--name", "user", "-v", "keep:/data", "busybox", "sleep", "1000")
+	d.Restart()
+	if r := d.Docker("volume", "rm", "keep"); r.Code == 0 || !strings.Contains(r.Stderr, "volume is in use") {
+		t.Fatalf("volume rm of an in-use volume after a restart: %s", r)
+	}
+	// An image whose /seed is a symlink to the host's /etc.
+	d.MustDocker("run", "--name", "mk", "busybox", "ln", "-s", "/etc", "/seed")
+	d.MustDocker("commit", "mk", "linky")
+	// /seed/ssl resolves to /etc/ssl inside the image; joined naively on the
+	// host it is the host's /etc/ssl.
+	out := d.MustDocker("run", "--rm", "-v", "seeded:/seed/ssl", "linky", "ls", "/seed/ssl")
+	if strings.Contains(out, "certs") || strings.Contains(out, "openssl") {
+		t.Fatalf("volume seeded from the host's /etc through an image symlink:\n%s", out)
+	}
+	d.MustDocker("rm", "-f", "user")
+	d.MustDocker("volume", "rm", "keep")
+}

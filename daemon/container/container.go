@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +27,9 @@ type State struct {
 	Pid, ExitCode                                                   int
 	Error                                                           string
 	StartedAt, FinishedAt                                           time.Time
+	// Health is the healthcheck state, nil without a healthcheck; the
+	// daemon's health monitor owns its content.
+	Health *apicontainer.Health `json:",omitempty"`
 }
 
 // MountPoint is one mount of a container.
@@ -84,48 +88,68 @@ func (c *Container) removedCh() chan struct{} {
 	return c.removed
 }
 
-// StateString is the summary State ("running", "exited", …).
+// StateString is the summary State: "created", "running", "paused",
+// "restarting", "removing", "exited" or "dead". A restarting container
+// counts as running (State.Running stays true while it waits to restart),
+// as in Docker. Call with the lock held.
 func (c *Container) StateString() string {
 	s := c.State
 	switch {
+	case s.Running && s.Paused:
+		return "paused"
+	case s.Running && s.Restarting:
+		return "restarting"
+	case s.Running:
+		return "running"
 	case s.RemovalInProgress:
 		return "removing"
 	case s.Dead:
 		return "dead"
-	case s.Paused:
-		return "paused"
-	case s.Restarting:
-		return "restarting"
-	case s.Running:
-		return "running"
 	case s.StartedAt.IsZero():
 		return "created"
 	}
 	return "exited"
 }
 
-// StatusString is the human STATUS column of `ps`.
+// StatusString is the STATUS column of `ps`: "Up 5 seconds", "Up 2 minutes
+// (Paused)", "Up 3 hours (healthy)", "Restarting (1) 2 seconds ago",
+// "Exited (0) 3 seconds ago", "Created", "Removal In Progress", "Dead".
+// Call with the lock held.
 func (c *Container) StatusString() string {
+	return c.statusAt(time.Now())
+}
+
+func (c *Container) statusAt(now time.Time) string {
 	s := c.State
-	now := time.Now()
+	if s.Running {
+		switch {
+		case s.Paused:
+			return fmt.Sprintf("Up %s (Paused)", units.HumanDuration(now.Sub(s.StartedAt)))
+		case s.Restarting:
+			return fmt.Sprintf("Restarting (%d) %s ago", s.ExitCode, units.HumanDuration(now.Sub(s.FinishedAt)))
+		case s.Health != nil && s.Health.Status != "" && s.Health.Status != apicontainer.NoHealthcheck:
+			h := string(s.Health.Status)
+			if s.Health.Status == apicontainer.Starting {
+				h = "health: starting"
+			}
+			return fmt.Sprintf("Up %s (%s)", units.HumanDuration(now.Sub(s.StartedAt)), h)
+		}
+		return "Up " + units.HumanDuration(now.Sub(s.StartedAt))
+	}
 	switch {
 	case s.RemovalInProgress:
 		return "Removal In Progress"
 	case s.Dead:
 		return "Dead"
-	case s.Restarting:
-		return fmt.Sprintf("Restarting (%d) %s ago", s.ExitCode, units.HumanDuration(now.Sub(s.FinishedAt)))
-	case s.Running && s.Paused:
-		return fmt.Sprintf("Up %s (Paused)", units.HumanDuration(now.Sub(s.StartedAt)))
-	case s.Running:
-		return "Up " + units.HumanDuration(now.Sub(s.StartedAt))
-	case s.FinishedAt.IsZero():
+	case s.StartedAt.IsZero():
 		return "Created"
+	case s.FinishedAt.IsZero():
+		return ""
 	}
 	return fmt.Sprintf("Exited (%d) %s ago", s.ExitCode, units.HumanDuration(now.Sub(s.FinishedAt)))
 }
 
-// SetRunning records a start.
+// SetRunning records a start. Call with the lock held.
 func (c *Container) SetRunning(pid int, startedAt time.Time) {
 	c.State.Running = true
 	c.State.Paused = false
@@ -136,10 +160,11 @@ func (c *Container) SetRunning(pid int, startedAt time.Time) {
 	c.State.ExitCode = 0
 	c.State.Error = ""
 	c.State.StartedAt = startedAt
-	c.notify(apicontainer.WaitConditionNextExit, false)
+	c.HasBeenStartedBefore = true
 }
 
-// SetStopped records an exit and wakes the waiters.
+// SetStopped records an exit (or a failed start, with errMsg) and wakes the
+// "not-running" and "next-exit" waiters. Call with the lock held.
 func (c *Container) SetStopped(code int, oom bool, finishedAt time.Time, errMsg string) {
 	c.State.Running = false
 	c.State.Paused = false
@@ -149,10 +174,12 @@ func (c *Container) SetStopped(code int, oom bool, finishedAt time.Time, errMsg 
 	c.State.OOMKilled = oom
 	c.State.Error = errMsg
 	c.State.FinishedAt = finishedAt
-	c.notify("", true)
+	c.wake(false)
 }
 
-// SetRestarting records an exit after which the policy restarts it.
+// SetRestarting records an exit after which the restart policy starts the
+// container again. It stays Running (as in Docker) but its exit wakes the
+// "not-running" and "next-exit" waiters. Call with the lock held.
 func (c *Container) SetRestarting(code int, finishedAt time.Time) {
 	c.State.Running = true
 	c.State.Restarting = true
@@ -160,30 +187,37 @@ func (c *Container) SetRestarting(code int, finishedAt time.Time) {
 	c.State.Pid = 0
 	c.State.ExitCode = code
 	c.State.FinishedAt = finishedAt
-	// next-exit waiters see every exit; not-running waiters keep waiting.
-	c.notifyOnly(apicontainer.WaitConditionNextExit)
+	c.wake(false)
 }
 
-// SetPaused marks the container paused.
+// SetPaused marks the container paused. Call with the lock held.
 func (c *Container) SetPaused() { c.State.Paused = true }
 
-// SetUnpaused marks the container running again.
+// SetUnpaused marks the container running again. Call with the lock held.
 func (c *Container) SetUnpaused() { c.State.Paused = false }
 
 // SetRemovalInProgress marks the start of a removal; a second concurrent
-// removal is refused.
+// removal is refused with a conflict. Call with the lock held.
 func (c *Container) SetRemovalInProgress() error {
 	if c.State.RemovalInProgress {
-		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("removal of container %s is already in progress", c.ID[:12]))
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("removal of container %s is already in progress", c.shortID()))
 	}
 	c.State.RemovalInProgress = true
 	return nil
 }
 
-// SetDead marks the container gone.
+// SetDead marks the container gone (removed, or its removal failed beyond
+// repair). Call with the lock held.
 func (c *Container) SetDead() {
 	c.State.Dead = true
 	c.State.RemovalInProgress = false
+}
+
+func (c *Container) shortID() string {
+	if len(c.ID) > 12 {
+		return c.ID[:12]
+	}
+	return c.ID
 }
 
 func (c *Container) response() apicontainer.WaitResponse {
@@ -194,46 +228,28 @@ func (c *Container) response() apicontainer.WaitResponse {
 	return r
 }
 
-// notify wakes waiters after an exit (stopped=true wakes not-running and
-// next-exit; removed waiters wait for NotifyRemoved).
-func (c *Container) notify(cond apicontainer.WaitCondition, stopped bool) {
-	if !stopped {
-		return
-	}
+// wake answers the exit waiters, and with removed the "removed" ones too.
+// Called with the lock held; waiter channels are buffered.
+func (c *Container) wake(removed bool) {
 	keep := c.waiters[:0]
 	for _, w := range c.waiters {
-		if w.cond == apicontainer.WaitConditionRemoved {
+		if w.cond == apicontainer.WaitConditionRemoved && !removed {
 			keep = append(keep, w)
 			continue
 		}
 		w.ch <- c.response()
 		close(w.ch)
 	}
+	clear(c.waiters[len(keep):])
 	c.waiters = keep
 }
 
-func (c *Container) notifyOnly(cond apicontainer.WaitCondition) {
-	keep := c.waiters[:0]
-	for _, w := range c.waiters {
-		if w.cond != cond {
-			keep = append(keep, w)
-			continue
-		}
-		w.ch <- c.response()
-		close(w.ch)
-	}
-	c.waiters = keep
-}
-
-// NotifyRemoved wakes the "removed" waiters; call without the lock held.
+// NotifyRemoved wakes every waiter, "removed" ones included, and answers
+// later "removed" waits at once. Call without the lock held.
 func (c *Container) NotifyRemoved() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, w := range c.waiters {
-		w.ch <- c.response()
-		close(w.ch)
-	}
-	c.waiters = nil
+	c.wake(true)
 	ch := c.removedCh()
 	select {
 	case <-ch:
@@ -242,9 +258,11 @@ func (c *Container) NotifyRemoved() {
 	}
 }
 
-// Wait returns a channel that receives one response when cond is met:
-// "not-running" (now, if it is not running), "next-exit", or "removed".
-// Call without the lock held.
+// Wait returns a channel that receives one response when cond is met, then
+// is closed: "not-running" (the default; at once if the container is not
+// running), "next-exit" (the next exit, restart or not), or "removed". If
+// ctx ends first the channel is closed without a response. Call without
+// the lock held.
 func (c *Container) Wait(ctx context.Context, cond apicontainer.WaitCondition) <-chan apicontainer.WaitResponse {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -252,16 +270,18 @@ func (c *Container) Wait(ctx context.Context, cond apicontainer.WaitCondition) <
 	if cond == "" {
 		cond = apicontainer.WaitConditionNotRunning
 	}
-	if cond == apicontainer.WaitConditionRemoved {
+	met := false
+	switch cond {
+	case apicontainer.WaitConditionRemoved:
 		select {
 		case <-c.removedCh():
-			out <- c.response()
-			close(out)
-			return out
+			met = true
 		default:
 		}
+	case apicontainer.WaitConditionNotRunning:
+		met = !c.State.Running
 	}
-	if cond == apicontainer.WaitConditionNotRunning && !c.State.Running {
+	if met {
 		out <- c.response()
 		close(out)
 		return out
@@ -269,60 +289,88 @@ func (c *Container) Wait(ctx context.Context, cond apicontainer.WaitCondition) <
 	inner := make(chan apicontainer.WaitResponse, 1)
 	c.waiters = append(c.waiters, waiter{cond: cond, ch: inner})
 	go func() {
+		defer close(out)
 		select {
 		case r, ok := <-inner:
 			if ok {
 				out <- r
 			}
-			close(out)
 		case <-ctx.Done():
-			close(out)
+			c.dropWaiter(inner)
 		}
 	}()
 	return out
 }
 
-// ToDisk writes config.v2.json and hostconfig.json atomically. Call with
-// the lock held.
+func (c *Container) dropWaiter(ch chan apicontainer.WaitResponse) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, w := range c.waiters {
+		if w.ch == ch {
+			c.waiters = append(c.waiters[:i], c.waiters[i+1:]...)
+			return
+		}
+	}
+}
+
+// ToDisk writes <Root>/config.v2.json and <Root>/hostconfig.json, each
+// atomically (temporary file, fsync, rename, fsync of the directory). A
+// container without a Root (in memory only) has nothing to write. Call
+// with the lock held.
 func (c *Container) ToDisk() error {
 	if c.Root == "" {
 		return nil
 	}
-	if _, err := os.Stat(c.Root); err != nil {
-		return err
-	}
 	b, err := json.Marshal(c)
 	if err != nil {
-		return err
+		return fmt.Errorf("save container %s: %w", c.ID, err)
 	}
 	if err := atomicWrite(filepath.Join(c.Root, "config.v2.json"), b); err != nil {
-		return err
+		return fmt.Errorf("save container %s: %w", c.ID, err)
 	}
 	hb, err := json.Marshal(c.HostConfig)
 	if err != nil {
-		return err
+		return fmt.Errorf("save container %s: %w", c.ID, err)
 	}
-	return atomicWrite(filepath.Join(c.Root, "hostconfig.json"), hb)
+	if err := atomicWrite(filepath.Join(c.Root, "hostconfig.json"), hb); err != nil {
+		return fmt.Errorf("save container %s: %w", c.ID, err)
+	}
+	return nil
 }
 
 func atomicWrite(p string, data []byte) error {
-	tmp := p + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".*")
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
+	tmp := f.Name()
+	fail := func(err error) error {
 		f.Close()
+		os.Remove(tmp)
 		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		return fail(err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(err)
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+		return fail(err)
 	}
 	if err := f.Close(); err != nil {
+		os.Remove(tmp)
 		return err
 	}
-	return os.Rename(tmp, p)
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(p)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
 }
 
 // load reads one container directory.
@@ -360,10 +408,16 @@ func timeString(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// mounts renders the mount points for the API.
+// mounts renders the mount points for the API, by destination.
 func (c *Container) mounts() []apicontainer.MountPoint {
 	out := []apicontainer.MountPoint{}
-	for _, m := range c.MountPoints {
+	dests := make([]string, 0, len(c.MountPoints))
+	for d := range c.MountPoints {
+		dests = append(dests, d)
+	}
+	sort.Strings(dests)
+	for _, d := range dests {
+		m := c.MountPoints[d]
 		out = append(out, apicontainer.MountPoint{
 			Type: m.Type, Name: m.Name, Source: m.Source, Destination: m.Destination,
 			Driver: m.Driver, Mode: m.Mode, RW: m.RW, Propagation: m.Propagation,
@@ -396,6 +450,9 @@ func (c *Container) Summary() apicontainer.Summary {
 	if c.NetworkSettings != nil {
 		s.NetworkSettings = &apicontainer.NetworkSettingsSummary{Networks: c.NetworkSettings.Networks}
 	}
+	if h := c.State.Health; h != nil {
+		s.Health = &apicontainer.HealthSummary{Status: h.Status, FailingStreak: h.FailingStreak}
+	}
 	return s
 }
 
@@ -419,6 +476,7 @@ func (c *Container) InspectBase() *apicontainer.InspectResponse {
 			Error:      st.Error,
 			StartedAt:  timeString(st.StartedAt),
 			FinishedAt: timeString(st.FinishedAt),
+			Health:     st.Health,
 		},
 		Image:           c.ImageID,
 		LogPath:         c.LogPath,

@@ -41,8 +41,17 @@ func New(root string) (*Store, error) {
 			slog.Warn("skip unreadable container", "dir", e.Name(), "err", err)
 			continue
 		}
+		if c.ID != e.Name() {
+			slog.Warn("skip container recorded under another ID", "dir", e.Name(), "id", c.ID)
+			continue
+		}
 		s.byID[c.ID] = c
-		s.byName[strings.TrimPrefix(c.Name, "/")] = c.ID
+		name := strings.TrimPrefix(c.Name, "/")
+		if other, ok := s.byName[name]; ok {
+			slog.Warn("two containers share a name", "name", name, "id", c.ID, "other", other)
+			continue
+		}
+		s.byName[name] = c.ID
 	}
 	return s, nil
 }
@@ -59,12 +68,16 @@ func (s *Store) Add(c *Container) error {
 	if id, ok := s.byName[name]; ok {
 		return conflict(name, id)
 	}
+	if _, ok := s.byID[c.ID]; ok || c.ID == "" {
+		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("container ID %q is already in use", c.ID))
+	}
 	s.byID[c.ID] = c
 	s.byName[name] = c.ID
 	return nil
 }
 
-// Get resolves a full ID, an exact name, or a unique ID prefix.
+// Get resolves, as Docker does, a full ID, then an exact name (with or
+// without its "/"), then a unique ID prefix.
 func (s *Store) Get(idOrName string) (*Container, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
