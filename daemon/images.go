@@ -173,11 +173,14 @@ func (d *Daemon) ImageDelete(ctx context.Context, name string, force, noPrune bo
 	if err != nil {
 		return nil, err
 	}
+	deleted := false
 	for _, r := range resp {
 		if r.Untagged != "" {
 			d.emit(events.ImageEventType, events.ActionUnTag, r.Untagged, map[string]string{"name": r.Untagged})
 		}
-		if r.Deleted != "" {
+		// The first Deleted line is the image; later ones are its layers.
+		if r.Deleted != "" && !deleted {
+			deleted = true
 			d.emit(events.ImageEventType, events.ActionDelete, r.Deleted, map[string]string{"name": r.Deleted})
 		}
 	}

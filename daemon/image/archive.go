@@ -11,11 +11,13 @@ import (
 	"strings"
 
 	"github.com/containerd/errdefs"
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/distribution/reference"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/berth-project/berth/internal/archive"
 )
@@ -54,15 +56,19 @@ func (s *Store) Save(ctx context.Context, refs []string, w io.Writer) error {
 		d := digest.FromBytes(b)
 		return d, addBlob(d, int64(len(b)), strings.NewReader(string(b)))
 	}
+	entryOf := map[digest.Digest]int{} // one manifest.json entry per image
 	for _, ref := range refs {
 		img, err := s.Get(ctx, ref)
 		if err != nil {
 			return err
 		}
 		var tags []string
-		if named, err := parseRef(ref); err == nil && !strings.HasPrefix(img.ID.Encoded(), strings.TrimPrefix(ref, "sha256:")) {
-			tags = append(tags, familiar(named))
-		}
+		_ = s.db.View(func(tx *bolt.Tx) error {
+			if key, ok := s.isNameRef(tx, ref); ok && !strings.Contains(key, "@") {
+				tags = append(tags, key)
+			}
+			return nil
+		})
 		cfgBytes, err := s.blobs.read(img.ID)
 		if err != nil {
 			return fmt.Errorf("save %s: %w", ref, err)
@@ -106,7 +112,12 @@ func (s *Store) Save(ctx context.Context, refs []string, w io.Writer) error {
 			}
 		}
 		index.Manifests = append(index.Manifests, desc)
-		manifest = append(manifest, entry)
+		if i, ok := entryOf[img.ID]; ok {
+			manifest[i].RepoTags = append(manifest[i].RepoTags, tags...)
+		} else {
+			entryOf[img.ID] = len(manifest)
+			manifest = append(manifest, entry)
+		}
 	}
 	files := []struct {
 		name string
@@ -139,7 +150,7 @@ func (s *Store) Load(ctx context.Context, r io.Reader, out func(line string)) er
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	if _, err := archive.Apply(ctx, tmp, r, archive.ApplyOptions{IgnoreOwners: true}); err != nil {
+	if _, err := archive.Apply(ctx, tmp, r, archive.ApplyOptions{IgnoreOwners: true, LiteralWhiteouts: true}); err != nil {
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("load: %v", err))
 	}
 	var entries []manifestEntry
@@ -172,7 +183,7 @@ func ociEntries(dir string, indexJSON []byte) ([]manifestEntry, error) {
 		if err := desc.Digest.Validate(); err != nil {
 			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("load: %v", err))
 		}
-		b, err := os.ReadFile(filepath.Join(dir, "blobs", desc.Digest.Algorithm().String(), desc.Digest.Encoded()))
+		b, err := readIn(dir, "blobs/"+desc.Digest.Algorithm().String()+"/"+desc.Digest.Encoded())
 		if err != nil {
 			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("load: manifest %s: %v", desc.Digest, err))
 		}
@@ -198,7 +209,7 @@ func ociEntries(dir string, indexJSON []byte) ([]manifestEntry, error) {
 }
 
 func (s *Store) loadOne(ctx context.Context, dir string, e manifestEntry, out func(string)) error {
-	cfgBytes, err := os.ReadFile(filepath.Join(dir, filepath.Clean("/"+e.Config)))
+	cfgBytes, err := readIn(dir, e.Config)
 	if err != nil {
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("load: config %s: %v", e.Config, err))
 	}
@@ -211,7 +222,7 @@ func (s *Store) loadOne(ctx context.Context, dir string, e manifestEntry, out fu
 	}
 	var parent digest.Digest
 	for i, l := range e.Layers {
-		f, err := os.Open(filepath.Join(dir, filepath.Clean("/"+l)))
+		f, err := openIn(dir, l)
 		if err != nil {
 			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("load: layer %s: %v", l, err))
 		}
@@ -235,10 +246,33 @@ func (s *Store) loadOne(ctx context.Context, dir string, e manifestEntry, out fu
 		out("Loaded image ID: " + id.String())
 	}
 	for _, t := range e.RepoTags {
-		if err := s.Tag(ctx, id, t); err != nil {
+		old, err := s.tag(id, t)
+		if err != nil {
 			return err
+		}
+		if old != "" {
+			out(fmt.Sprintf("The image %s already exists, renaming the old one with ID %s to empty string", t, old))
 		}
 		out("Loaded image: " + t)
 	}
 	return nil
+}
+
+// openIn opens the file p of an unpacked archive at dir; symlinks in the
+// archive resolve inside dir, never to the host.
+func openIn(dir, p string) (*os.File, error) {
+	full, err := securejoin.SecureJoin(dir, p)
+	if err != nil {
+		return nil, err
+	}
+	return os.Open(full)
+}
+
+func readIn(dir, p string) ([]byte, error) {
+	f, err := openIn(dir, p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, 64<<20))
 }

@@ -21,6 +21,12 @@ func newBlobStore(root string) (*blobStore, error) {
 			return nil, fmt.Errorf("create blob store: %w", err)
 		}
 	}
+	// Leftovers of interrupted writes and loads.
+	if entries, err := os.ReadDir(filepath.Join(root, "tmp")); err == nil {
+		for _, e := range entries {
+			_ = os.RemoveAll(filepath.Join(root, "tmp", e.Name()))
+		}
+	}
 	return &blobStore{root: root}, nil
 }
 
@@ -101,6 +107,13 @@ func (w *blobWriter) Commit(expected digest.Digest) (digest.Digest, error) {
 	if err := os.Rename(w.f.Name(), w.b.path(d)); err != nil {
 		os.Remove(w.f.Name())
 		return "", err
+	}
+	if dir, err := os.Open(filepath.Dir(w.b.path(d))); err == nil {
+		err = dir.Sync()
+		dir.Close()
+		if err != nil {
+			return "", fmt.Errorf("sync blob dir: %w", err)
+		}
 	}
 	return d, nil
 }

@@ -2,6 +2,7 @@ package image
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/distribution/reference"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	apiimage "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/storage"
@@ -41,6 +43,7 @@ func (s *Store) addLayerExpect(ctx context.Context, parent digest.Digest, r io.R
 	if err != nil {
 		return "", "", err
 	}
+	defer dr.Close()
 	w, err := s.blobs.writer()
 	if err != nil {
 		return "", "", err
@@ -75,7 +78,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Imag
 	}
 	if o.Ref != "" {
 		if _, err := parseRef(o.Ref); err != nil {
-			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid reference format: %s", o.Ref))
+			return nil, invalidRef(o.Ref, err)
 		}
 	}
 	cfg := dockerspec.DockerOCIImage{}
@@ -143,73 +146,237 @@ func (s *Store) Commit(ctx context.Context, o CommitOptions) (*Image, error) {
 	return s.create(ctx, &cfg, o.Parent, o.Ref)
 }
 
-// Delete removes a tag or an image with Docker's rmi semantics. inUse says
-// which container uses an image, and whether it runs.
+// Conflict kinds of an image delete, as Docker's.
+const (
+	conflictDependentChild = 1 << iota
+	conflictRunningContainer
+	conflictActiveReference
+	conflictStoppedContainer
+	conflictHard = conflictDependentChild | conflictRunningContainer
+	conflictSoft = conflictActiveReference | conflictStoppedContainer
+)
+
+// deleteConflict is why an image cannot be deleted.
+type deleteConflict struct {
+	id      digest.Digest
+	hard    bool
+	used    bool // by a container
+	message string
+}
+
+func (c *deleteConflict) err() error {
+	force := "must be forced"
+	if c.hard {
+		force = "cannot be forced"
+	}
+	return errdefs.ErrConflict.WithMessage(fmt.Sprintf("conflict: unable to delete %s (%s) - %s", shortID(c.id), force, c.message))
+}
+
+// InUseFunc says which container uses an image ("" for none), and whether
+// it runs; a running user is reported before stopped ones.
+type InUseFunc func(id digest.Digest) (containerID string, running bool)
+
+// Delete removes a tag or an image with Docker's rmi semantics: by name it
+// untags, deleting the image with its last reference; by ID it deletes the
+// image and all its references. Containers using the image, child images
+// and references in several repositories are conflicts, some of which
+// force overrides. Layers no other image uses are removed with the image,
+// and so are the image's dangling parents unless noPrune.
+//
+// Unlike dockerd, a forced delete of an image that a stopped container
+// uses only removes its references: the container still needs the image
+// to start.
 func (s *Store) Delete(ctx context.Context, refStr string, force, noPrune bool, inUse func(digest.Digest) (string, bool)) ([]apiimage.DeleteResponse, error) {
 	img, err := s.Get(ctx, refStr)
 	if err != nil {
 		return nil, err
 	}
-	var byName string
+	if inUse == nil {
+		inUse = func(digest.Digest) (string, bool) { return "", false }
+	}
+	var out []apiimage.DeleteResponse
+	refs := references(img)
+	removedRef := false
+	byName := false
 	_ = s.db.View(func(tx *bolt.Tx) error {
-		byName, _ = s.isNameRef(tx, refStr)
+		_, byName = s.isNameRef(tx, refStr)
 		return nil
 	})
-	var out []apiimage.DeleteResponse
-	if byName != "" && (len(img.RepoTags)+len(img.RepoDigests) > 1) {
-		// Other references remain: just untag.
-		if _, err := s.Untag(ctx, byName); err != nil {
-			return nil, err
+	if byName {
+		named, err := reference.ParseNormalizedNamed(refStr)
+		if err != nil {
+			return nil, invalidRef(refStr, err)
 		}
-		return []apiimage.DeleteResponse{{Untagged: byName}}, nil
-	}
-	if byName == "" && len(img.RepoTags) > 1 && !force {
-		return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", shortID(img.ID)))
-	}
-	if cid, running := inUse(img.ID); cid != "" {
-		if running {
-			return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("conflict: unable to delete %s (cannot be forced) - image is being used by running container %s", refOrID(byName, img), cid[:12]))
+		if _, ok := named.(reference.Canonical); !ok {
+			named = reference.TagNameOnly(named)
 		}
-		if !force {
-			return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("conflict: unable to delete %s (must be forced) - image is being used by stopped container %s", refOrID(byName, img), cid[:12]))
-		}
-		// Forced with a stopped user: untag only, keep the image.
-		for _, t := range append(img.RepoTags, img.RepoDigests...) {
-			if _, err := s.Untag(ctx, t); err == nil {
-				out = append(out, apiimage.DeleteResponse{Untagged: t})
+		if !force && isSingleReference(refs) {
+			if cid, _ := inUse(img.ID); cid != "" {
+				return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s", refStr, shortCID(cid), shortID(img.ID)))
 			}
 		}
-		return out, nil
-	}
-	if s.hasChildren(img.ID) {
-		if byName != "" {
-			_, _ = s.Untag(ctx, byName)
-			return []apiimage.DeleteResponse{{Untagged: byName}}, nil
+		key := familiar(named)
+		if _, err := s.Untag(ctx, key); err != nil {
+			return nil, err
 		}
-		return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("conflict: unable to delete %s (cannot be forced) - image has dependent child images", shortID(img.ID)))
+		out = append(out, apiimage.DeleteResponse{Untagged: key})
+		// With the repository's last tag gone, its digest references go too.
+		if _, canonical := named.(reference.Canonical); !canonical {
+			tagLeft := false
+			for _, r := range refs {
+				if _, c := r.(reference.Canonical); !c && r.Name() == named.Name() && familiar(r) != key {
+					tagLeft = true
+				}
+			}
+			if !tagLeft {
+				for _, r := range refs {
+					if _, c := r.(reference.Canonical); c && r.Name() == named.Name() {
+						if _, err := s.Untag(ctx, familiar(r)); err == nil {
+							out = append(out, apiimage.DeleteResponse{Untagged: familiar(r)})
+						}
+					}
+				}
+			}
+		}
+		if img, err = s.Get(ctx, img.ID.String()); err != nil {
+			return out, err
+		}
+		if len(references(img)) > 0 {
+			return out, nil
+		}
+		removedRef = true
+	} else if isSingleReference(refs) {
+		mask := conflictHard
+		if !force {
+			mask |= conflictSoft &^ conflictActiveReference
+		}
+		if c := s.checkConflict(img, mask, inUse); c != nil {
+			return nil, c.err()
+		}
+		for _, r := range refs {
+			if _, err := s.Untag(ctx, familiar(r)); err != nil {
+				return out, err
+			}
+			out = append(out, apiimage.DeleteResponse{Untagged: familiar(r)})
+		}
+		if img, err = s.Get(ctx, img.ID.String()); err != nil {
+			return out, err
+		}
 	}
-	for _, t := range append(img.RepoTags, img.RepoDigests...) {
-		out = append(out, apiimage.DeleteResponse{Untagged: t})
-	}
-	if err := s.remove(ctx, img); err != nil {
-		return out, err
-	}
-	out = append(out, apiimage.DeleteResponse{Deleted: img.ID.String()})
-	return out, nil
+	err = s.deleteHelper(ctx, img, &out, force, !noPrune, removedRef, inUse)
+	return out, err
 }
 
-func refOrID(name string, img *Image) string {
-	if name != "" {
-		return name
+// deleteHelper deletes an image whose conflicts allow it; quiet ignores
+// the conflicts of an image that is still wanted (after an untag).
+func (s *Store) deleteHelper(ctx context.Context, img *Image, out *[]apiimage.DeleteResponse, force, prune, quiet bool, inUse InUseFunc) error {
+	mask := conflictHard
+	if !force {
+		mask |= conflictSoft
 	}
-	return shortID(img.ID)
+	if c := s.checkConflict(img, mask, inUse); c != nil {
+		if quiet && (!s.dangling(img) || c.used) {
+			return nil
+		}
+		return c.err()
+	}
+	for _, r := range references(img) {
+		if _, err := s.Untag(ctx, familiar(r)); err != nil {
+			return err
+		}
+		*out = append(*out, apiimage.DeleteResponse{Untagged: familiar(r)})
+	}
+	if cid, _ := inUse(img.ID); cid != "" {
+		// Forced past a stopped container: keep the image it runs from.
+		return nil
+	}
+	removed, err := s.remove(ctx, img)
+	if err != nil {
+		return err
+	}
+	*out = append(*out, apiimage.DeleteResponse{Deleted: img.ID.String()})
+	for _, l := range removed {
+		*out = append(*out, apiimage.DeleteResponse{Deleted: l.String()})
+	}
+	if !prune || img.Parent == "" {
+		return nil
+	}
+	parent, err := s.Get(ctx, img.Parent.String())
+	if err != nil || len(references(parent)) > 0 {
+		return nil
+	}
+	return s.deleteHelper(ctx, parent, out, false, true, true, inUse)
+}
+
+func (s *Store) checkConflict(img *Image, mask int, inUse InUseFunc) *deleteConflict {
+	if mask&conflictDependentChild != 0 && s.hasChildren(img.ID) {
+		return &deleteConflict{id: img.ID, hard: true, message: "image has dependent child images"}
+	}
+	cid, running := inUse(img.ID)
+	if mask&conflictRunningContainer != 0 && cid != "" && running {
+		return &deleteConflict{id: img.ID, hard: true, used: true, message: "image is being used by running container " + shortCID(cid)}
+	}
+	if mask&conflictActiveReference != 0 && len(references(img)) > 0 {
+		return &deleteConflict{id: img.ID, message: "image is referenced in multiple repositories"}
+	}
+	if mask&conflictStoppedContainer != 0 && cid != "" && !running {
+		return &deleteConflict{id: img.ID, used: true, message: "image is being used by stopped container " + shortCID(cid)}
+	}
+	return nil
+}
+
+// dangling: no references and no children.
+func (s *Store) dangling(img *Image) bool {
+	return len(references(img)) == 0 && !s.hasChildren(img.ID)
+}
+
+// references parses an image's tags and digests.
+func references(img *Image) []reference.Named {
+	var out []reference.Named
+	for _, r := range append(append([]string{}, img.RepoTags...), img.RepoDigests...) {
+		if named, err := reference.ParseNormalizedNamed(r); err == nil {
+			out = append(out, named)
+		}
+	}
+	return out
+}
+
+// isSingleReference reports whether refs are one tag plus, at most,
+// digest references of the same repository.
+func isSingleReference(refs []reference.Named) bool {
+	if len(refs) <= 1 {
+		return len(refs) == 1
+	}
+	var single reference.Named
+	canonical := map[string]bool{}
+	for _, r := range refs {
+		if _, ok := r.(reference.Canonical); ok {
+			canonical[r.Name()] = true
+		} else if single == nil {
+			single = r
+		} else {
+			return false
+		}
+	}
+	if single == nil {
+		single = refs[0]
+	}
+	return len(canonical) == 1 && canonical[single.Name()]
+}
+
+func shortCID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
 }
 
 func (s *Store) hasChildren(id digest.Digest) bool {
 	found := false
 	_ = s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketImages).ForEach(func(k, v []byte) error {
-			if strings.Contains(string(v), `"parent":"`+id.String()+`"`) {
+			var rec record
+			if json.Unmarshal(v, &rec) == nil && rec.Parent == id {
 				found = true
 			}
 			return nil
@@ -218,9 +385,9 @@ func (s *Store) hasChildren(id digest.Digest) bool {
 	return found
 }
 
-// remove deletes the image record, its tags, its config and the layers
-// no other image shares.
-func (s *Store) remove(ctx context.Context, img *Image) error {
+// remove deletes the image record, its tags and config, and the layers no
+// other image shares; it returns the chain IDs of the layers removed.
+func (s *Store) remove(ctx context.Context, img *Image) ([]digest.Digest, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -240,55 +407,82 @@ func (s *Store) remove(ctx context.Context, img *Image) error {
 		return tx.Bucket(bucketImages).Delete([]byte(img.ID))
 	})
 	if err != nil {
-		return fmt.Errorf("delete image %s: %w", img.ID, err)
+		return nil, fmt.Errorf("delete image %s: %w", img.ID, err)
 	}
 	_ = os.Remove(s.blobs.path(img.ID))
 	// Layers still used by another image stay.
 	used := map[digest.Digest]bool{}
-	others, _ := s.List(ctx)
+	others, err := s.List(ctx)
+	if err != nil {
+		return nil, err
+	}
 	for _, o := range others {
 		for _, c := range ChainIDs(o.Config.RootFS.DiffIDs) {
 			used[c] = true
 		}
 		for _, d := range o.Config.RootFS.DiffIDs {
-			used[d] = true
+			used["blob:"+d] = true
 		}
 	}
+	var removed []digest.Digest
 	chains := ChainIDs(img.Config.RootFS.DiffIDs)
 	for i := len(chains) - 1; i >= 0; i-- {
-		if !used[chains[i]] {
-			if err := s.snaps.RemoveLayer(ctx, chains[i]); err != nil {
-				s.log.Warn("remove layer", "chain", chains[i], "err", err)
-			}
+		if used[chains[i]] {
+			break // its parents are used too
 		}
+		if err := s.snaps.RemoveLayer(ctx, chains[i]); err != nil {
+			s.log.Warn("remove layer", "chain", chains[i], "err", err)
+			continue
+		}
+		removed = append(removed, chains[i])
 	}
 	for _, d := range img.Config.RootFS.DiffIDs {
-		if !used[d] {
+		if !used["blob:"+d] {
 			_ = os.Remove(s.blobs.path(d))
 		}
 	}
-	return nil
+	return removed, nil
 }
 
-// Prune removes dangling images (all unused ones with all) not in use.
+// Prune removes dangling images (with all, every image) that no container
+// uses and labelFilter accepts.
 func (s *Store) Prune(ctx context.Context, all bool, inUse func(digest.Digest) bool, labelFilter func(map[string]string) bool) (*apiimage.PruneReport, error) {
 	rep := &apiimage.PruneReport{ImagesDeleted: []apiimage.DeleteResponse{}}
-	imgs, err := s.List(ctx)
-	if err != nil {
-		return nil, err
+	if labelFilter == nil {
+		labelFilter = func(map[string]string) bool { return true }
 	}
-	for _, img := range imgs {
-		if inUse(img.ID) || (!all && len(img.RepoTags) > 0) || !labelFilter(img.Config.Config.Labels) || s.hasChildren(img.ID) {
-			continue
+	// Repeat so that parents left dangling by a pruned child go too.
+	for pass := 0; pass < 64; pass++ {
+		imgs, err := s.List(ctx)
+		if err != nil {
+			return nil, err
 		}
-		for _, t := range append(img.RepoTags, img.RepoDigests...) {
-			rep.ImagesDeleted = append(rep.ImagesDeleted, apiimage.DeleteResponse{Untagged: t})
+		progress := false
+		for _, img := range imgs {
+			if inUse(img.ID) || (!all && len(img.RepoTags) > 0) || !labelFilter(img.Config.Config.Labels) || s.hasChildren(img.ID) {
+				continue
+			}
+			for _, t := range append(img.RepoTags, img.RepoDigests...) {
+				rep.ImagesDeleted = append(rep.ImagesDeleted, apiimage.DeleteResponse{Untagged: t})
+			}
+			sizes := map[digest.Digest]int64{}
+			for _, c := range ChainIDs(img.Config.RootFS.DiffIDs) {
+				sizes[c] = s.snaps.LayerSize(c)
+			}
+			removed, err := s.remove(ctx, img)
+			if err != nil {
+				return rep, err
+			}
+			rep.ImagesDeleted = append(rep.ImagesDeleted, apiimage.DeleteResponse{Deleted: img.ID.String()})
+			for _, l := range removed {
+				rep.ImagesDeleted = append(rep.ImagesDeleted, apiimage.DeleteResponse{Deleted: l.String()})
+				rep.SpaceReclaimed += uint64(sizes[l])
+			}
+			progress = true
 		}
-		if err := s.remove(ctx, img); err != nil {
-			return rep, err
+		if !progress {
+			break
 		}
-		rep.ImagesDeleted = append(rep.ImagesDeleted, apiimage.DeleteResponse{Deleted: img.ID.String()})
-		rep.SpaceReclaimed += uint64(img.Size)
 	}
 	return rep, nil
 }
@@ -343,6 +537,14 @@ func (s *Store) Inspect(img *Image) *apiimage.InspectResponse {
 		GraphDriver:  &storage.DriverData{Name: "overlay2", Data: map[string]string{}},
 		RootFS:       apiimage.RootFS{Type: "layers"},
 		Created:      img.Created.Format(time.RFC3339Nano),
+		Metadata:     apiimage.Metadata{LastTagTime: img.LastTagTime},
+	}
+	if dirs, err := s.snaps.LayerDirs(img.ChainID); err == nil && len(dirs) > 0 && img.ChainID != "" {
+		r.GraphDriver.Data["UpperDir"] = dirs[0]
+		r.GraphDriver.Data["LowerDir"] = strings.Join(dirs[1:], ":")
+		if len(dirs) == 1 {
+			delete(r.GraphDriver.Data, "LowerDir")
+		}
 	}
 	if r.RepoTags == nil {
 		r.RepoTags = []string{}
@@ -369,11 +571,18 @@ func (s *Store) Summary(img *Image) apiimage.Summary {
 	if img.Parent != "" {
 		parent = img.Parent.String()
 	}
+	tags, digests := img.RepoTags, img.RepoDigests
+	if tags == nil {
+		tags = []string{}
+	}
+	if digests == nil {
+		digests = []string{}
+	}
 	return apiimage.Summary{
 		ID:          img.ID.String(),
 		ParentID:    parent,
-		RepoTags:    img.RepoTags,
-		RepoDigests: img.RepoDigests,
+		RepoTags:    tags,
+		RepoDigests: digests,
 		Created:     img.Created.Unix(),
 		Size:        img.Size,
 		Labels:      labels,

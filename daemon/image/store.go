@@ -34,8 +34,9 @@ var (
 
 // record is what bbolt keeps per image besides its config blob.
 type record struct {
-	Parent digest.Digest `json:"parent,omitempty"`
-	Added  time.Time     `json:"added"`
+	Parent  digest.Digest `json:"parent,omitempty"`
+	Added   time.Time     `json:"added"`
+	LastTag time.Time     `json:"lastTag,omitzero"`
 }
 
 // Image is one image: its config and where it is referenced.
@@ -48,6 +49,8 @@ type Image struct {
 	ChainID     digest.Digest // "" when the image has no layers
 	Parent      digest.Digest
 	Created     time.Time
+	// LastTagTime is when a tag was last added to the image locally.
+	LastTagTime time.Time
 }
 
 // Store is the image store.
@@ -106,7 +109,7 @@ func (s *Store) load(tx *bolt.Tx, id digest.Digest) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image %s config: %w", id, err)
 	}
-	img := &Image{ID: id, Parent: rec.Parent}
+	img := &Image{ID: id, Parent: rec.Parent, LastTagTime: rec.LastTag}
 	if err := json.Unmarshal(cfgBytes, &img.Config); err != nil {
 		return nil, fmt.Errorf("image %s config: %w", id, err)
 	}
@@ -150,6 +153,16 @@ func parseRef(s string) (reference.Named, error) {
 		return nil, err
 	}
 	return reference.TagNameOnly(ref), nil
+}
+
+// invalidRef is the API error for a reference that does not parse, in
+// the reference library's (and so Docker's) words.
+func invalidRef(ref string, err error) error {
+	msg := err.Error()
+	if !strings.Contains(msg, "invalid reference format") {
+		msg = fmt.Sprintf("invalid reference format: %s", msg)
+	}
+	return errdefs.ErrInvalidArgument.WithMessage(msg)
 }
 
 // Get resolves a reference: name[:tag], name@digest, a full or short image
@@ -248,7 +261,7 @@ func (s *Store) registerRef(ctx context.Context, id digest.Digest, parent digest
 	var named reference.Named
 	if ref != "" {
 		if named, err = parseRef(ref); err != nil {
-			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid reference format: %s", ref))
+			return nil, invalidRef(ref, err)
 		}
 	}
 	s.mu.Lock()
@@ -261,7 +274,7 @@ func (s *Store) registerRef(ctx context.Context, id digest.Digest, parent digest
 			}
 		}
 		if named != nil {
-			return tx.Bucket(bucketTags).Put([]byte(familiar(named)), []byte(id))
+			return s.putTag(tx, id, familiar(named))
 		}
 		return nil
 	})
@@ -271,30 +284,64 @@ func (s *Store) registerRef(ctx context.Context, id digest.Digest, parent digest
 	return s.Get(ctx, id.String())
 }
 
-// Tag points ref at the image id.
+// putTag points key at id and records the tag time on the image.
+func (s *Store) putTag(tx *bolt.Tx, id digest.Digest, key string) error {
+	if err := tx.Bucket(bucketTags).Put([]byte(key), []byte(id)); err != nil {
+		return err
+	}
+	raw := tx.Bucket(bucketImages).Get([]byte(id))
+	var rec record
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return fmt.Errorf("image %s metadata: %w", id, err)
+	}
+	rec.LastTag = time.Now().UTC()
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketImages).Put([]byte(id), b)
+}
+
+// Tag points ref at the image id (moving it from another image, if any).
 func (s *Store) Tag(ctx context.Context, id digest.Digest, ref string) error {
+	_, err := s.tag(id, ref)
+	return err
+}
+
+// tag is Tag that also returns the image the reference pointed to before
+// ("" if none or the same).
+func (s *Store) tag(id digest.Digest, ref string) (digest.Digest, error) {
 	named, err := parseRef(ref)
 	if err != nil {
-		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid reference format: %s", ref))
+		return "", invalidRef(ref, err)
 	}
 	if _, ok := named.(reference.Digested); ok {
-		return errdefs.ErrInvalidArgument.WithMessage("refusing to create a tag with a digest reference")
+		return "", errdefs.ErrInvalidArgument.WithMessage("refusing to create a tag with a digest reference")
 	}
+	if reference.FamiliarName(named) == "scratch" || strings.HasSuffix(named.Name(), "/library/scratch") {
+		return "", errdefs.ErrInvalidArgument.WithMessage("'scratch' is a reserved name")
+	}
+	var old digest.Digest
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.db.Update(func(tx *bolt.Tx) error {
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketImages).Get([]byte(id)) == nil {
 			return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("No such image: %s", id))
 		}
-		return tx.Bucket(bucketTags).Put([]byte(familiar(named)), []byte(id))
+		key := familiar(named)
+		if v := tx.Bucket(bucketTags).Get([]byte(key)); v != nil && digest.Digest(v) != id {
+			old = digest.Digest(v)
+		}
+		return s.putTag(tx, id, key)
 	})
+	return old, err
 }
 
 // Untag removes a tag; it reports whether the tag existed.
 func (s *Store) Untag(ctx context.Context, ref string) (bool, error) {
 	named, err := parseRef(ref)
 	if err != nil {
-		return false, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid reference format: %s", ref))
+		return false, invalidRef(ref, err)
 	}
 	found := false
 	s.mu.Lock()
@@ -307,8 +354,12 @@ func (s *Store) Untag(ctx context.Context, ref string) (bool, error) {
 	return found, err
 }
 
-// isNameRef reports whether refStr names a tag rather than an ID.
+// isNameRef reports whether refStr names a tag or digest reference (as
+// Get resolves it: a full ID wins over a name), and returns its key.
 func (s *Store) isNameRef(tx *bolt.Tx, refStr string) (string, bool) {
+	if d, err := digest.Parse(refStr); err == nil && tx.Bucket(bucketImages).Get([]byte(d)) != nil {
+		return "", false
+	}
 	ref, err := parseRef(refStr)
 	if err != nil {
 		return "", false

@@ -18,7 +18,9 @@ import (
 	"github.com/berth-project/berth/daemon/snapshot"
 )
 
-func newStore(t *testing.T) *Store {
+func newStore(t *testing.T) *Store { return newStoreTB(t) }
+
+func newStoreTB(t testing.TB) *Store {
 	t.Helper()
 	root := t.TempDir()
 	db, err := bolt.Open(filepath.Join(root, "meta.db"), 0o600, nil)
@@ -87,11 +89,11 @@ func TestImportGetTagDelete(t *testing.T) {
 		t.Fatalf("untag: %+v %v", resp, err)
 	}
 	inUse := func(digest.Digest) (string, bool) { return strings.Repeat("c", 64), true }
-	if _, err := s.Delete(ctx, "busybox", true, false, inUse); !errdefs.IsConflict(err) || !strings.Contains(err.Error(), "running container cccccccccccc") {
+	if _, err := s.Delete(ctx, img.ID.String(), true, false, inUse); !errdefs.IsConflict(err) || err.Error() != "conflict: unable to delete "+img.ID.Encoded()[:12]+" (cannot be forced) - image is being used by running container cccccccccccc" {
 		t.Errorf("delete of an image a running container uses: %v", err)
 	}
 	resp, err = s.Delete(ctx, "busybox", false, false, noUse)
-	if err != nil || resp[len(resp)-1].Deleted != img.ID.String() {
+	if err != nil || len(resp) != 3 || resp[1].Deleted != img.ID.String() || resp[2].Deleted != img.ChainID.String() {
 		t.Fatalf("delete: %+v %v", resp, err)
 	}
 	if list, _ := s.List(ctx); len(list) != 0 {
@@ -152,19 +154,41 @@ func TestApplyChanges(t *testing.T) {
 		err    bool
 	}{
 		{`ENV PATH=/bin FOO="a b"`, func(c dockerspec.DockerOCIImageConfig) bool { return len(c.Env) == 2 && c.Env[1] == "FOO=a b" }, false},
-		{`ENV LEGACY value with spaces`, func(c dockerspec.DockerOCIImageConfig) bool { return c.Env[0] == "LEGACY=value with spaces" }, false},
+		{`ENV LEGACY value with spaces`, func(c dockerspec.DockerOCIImageConfig) bool { return c.Env[1] == "LEGACY=value with spaces" }, false},
 		{`CMD echo hi`, func(c dockerspec.DockerOCIImageConfig) bool { return strings.Join(c.Cmd, "|") == "/bin/sh|-c|echo hi" }, false},
 		{`ENTRYPOINT ["/bin/app","-v"]`, func(c dockerspec.DockerOCIImageConfig) bool { return len(c.Entrypoint) == 2 }, false},
 		{`LABEL a=b c="d e"`, func(c dockerspec.DockerOCIImageConfig) bool { return c.Labels["c"] == "d e" }, false},
 		{`USER 1000:1000`, func(c dockerspec.DockerOCIImageConfig) bool { return c.User == "1000:1000" }, false},
 		{`VOLUME /data`, func(c dockerspec.DockerOCIImageConfig) bool { _, ok := c.Volumes["/data"]; return ok }, false},
 		{`EXPOSE 53/udp 8080`, func(c dockerspec.DockerOCIImageConfig) bool { return len(c.ExposedPorts) == 2 }, false},
+		{`EXPOSE 8000-8002/udp`, func(c dockerspec.DockerOCIImageConfig) bool {
+			_, ok := c.ExposedPorts["8001/udp"]
+			return len(c.ExposedPorts) == 3 && ok
+		}, false},
+		{`ENV PATH=/app:$PATH`, func(c dockerspec.DockerOCIImageConfig) bool { return c.Env[0] == "PATH=/app:/usr/bin" }, false},
+		{`ENV B=${UNSET:-dflt} C=\$X`, func(c dockerspec.DockerOCIImageConfig) bool { return c.Env[1] == "B=dflt" && c.Env[2] == "C=$X" }, false},
+		{`WORKDIR rel/../app`, func(c dockerspec.DockerOCIImageConfig) bool { return c.WorkingDir == "/base/app" }, false},
+		{`ENTRYPOINT /bin/app`, func(c dockerspec.DockerOCIImageConfig) bool { return c.Cmd == nil && len(c.Entrypoint) == 3 }, false},
+		{`HEALTHCHECK --interval=5s --retries=2 CMD wget -q localhost`, func(c dockerspec.DockerOCIImageConfig) bool {
+			h := c.Healthcheck
+			return h != nil && h.Retries == 2 && h.Interval.Seconds() == 5 && strings.Join(h.Test, "|") == "CMD-SHELL|wget -q localhost"
+		}, false},
+		{`HEALTHCHECK NONE`, func(c dockerspec.DockerOCIImageConfig) bool { return c.Healthcheck.Test[0] == "NONE" }, false},
+		{`ONBUILD RUN make`, func(c dockerspec.DockerOCIImageConfig) bool { return c.OnBuild[0] == "RUN make" }, false},
+		{`STOPSIGNAL SIGTERM`, func(c dockerspec.DockerOCIImageConfig) bool { return c.StopSignal == "SIGTERM" }, false},
+		{`ONBUILD ONBUILD RUN x`, nil, true},
+		{`HEALTHCHECK --bogus=1 CMD x`, nil, true},
 		{`EXPOSE abc`, nil, true},
+		{`EXPOSE 80/icmp`, nil, true},
 		{`RUN make`, nil, true},
+		{`SHELL ["/bin/bash","-c"]`, nil, true},
 		{`LABEL novalue`, nil, true},
 	}
 	for _, tt := range tests {
 		var img dockerspec.DockerOCIImage
+		img.Config.Env = []string{"PATH=/usr/bin"}
+		img.Config.Cmd = []string{"inherited"}
+		img.Config.WorkingDir = "/base"
 		err := ApplyChanges(&img, []string{tt.change})
 		if (err != nil) != tt.err {
 			t.Errorf("%q: err = %v", tt.change, err)
@@ -177,11 +201,14 @@ func TestApplyChanges(t *testing.T) {
 }
 
 func FuzzApplyChanges(f *testing.F) {
-	for _, s := range []string{`ENV a=b`, `CMD ["x"]`, `LABEL "a b"=c`, `EXPOSE 1-2/tcp`, `WORKDIR rel`} {
+	for _, s := range []string{`ENV a=b`, `CMD ["x"]`, `LABEL "a b"=c`, `EXPOSE 1-2/tcp`, `WORKDIR rel`, `ENV A=${B:-x} C=$D`, `HEALTHCHECK --interval=1s CMD ["x"]`, `ONBUILD RUN x`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, change string) {
 		var img dockerspec.DockerOCIImage
-		_ = ApplyChanges(&img, []string{change})
+		img.Config.Env = []string{"B=1", "D=2"}
+		if err := ApplyChanges(&img, []string{change}); err != nil && !errdefs.IsInvalidArgument(err) {
+			t.Fatalf("error of the wrong kind: %v", err)
+		}
 	})
 }

@@ -6,6 +6,8 @@
 //
 //	layers/<chainid hex>/diff     the layer's files (overlay whiteouts)
 //	layers/<chainid hex>/parent   the parent chain ID, if any
+//	l/<12 hex>                    short symlink to layers/<chainid>/diff, so
+//	                              the overlay mount data stays under a page
 //	active/<key>/upper, work      a container's writable layer
 //	empty/                        the lower dir of a scratch-based snapshot
 package snapshot
@@ -32,7 +34,7 @@ type Snapshotter struct {
 
 // New opens the snapshotter at root, creating its directories.
 func New(root string) (*Snapshotter, error) {
-	for _, d := range []string{"layers", "active", "empty", "tmp"} {
+	for _, d := range []string{"layers", "active", "empty", "tmp", "l"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
 			return nil, fmt.Errorf("create snapshot dir: %w", err)
 		}
@@ -124,6 +126,26 @@ func (s *Snapshotter) layerSize(chainID digest.Digest) int64 {
 // LayerSize is the unpacked size of one layer.
 func (s *Snapshotter) LayerSize(chainID digest.Digest) int64 { return s.layerSize(chainID) }
 
+// shortLink returns a short path (a symlink under root/l) to a layer's
+// diff dir, creating it if needed.
+func (s *Snapshotter) shortLink(chainID digest.Digest) (string, error) {
+	link := filepath.Join(s.root, "l", chainID.Encoded()[:12])
+	target := filepath.Join(s.layerDir(chainID), "diff")
+	if cur, err := os.Readlink(link); err == nil && cur == target {
+		return link, nil
+	}
+	tmp := link + ".tmp" + fmt.Sprint(os.Getpid())
+	_ = os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		_ = os.Remove(tmp)
+		return "", err
+	}
+	return link, nil
+}
+
 // LayerDirs returns the lower dirs of chainID, topmost first.
 func (s *Snapshotter) LayerDirs(chainID digest.Digest) ([]string, error) {
 	var dirs []string
@@ -153,6 +175,10 @@ func (s *Snapshotter) RemoveLayer(ctx context.Context, chainID digest.Digest) er
 		return nil
 	}
 	dir := s.layerDir(chainID)
+	link := filepath.Join(s.root, "l", chainID.Encoded()[:12])
+	if cur, err := os.Readlink(link); err == nil && cur == filepath.Join(dir, "diff") {
+		_ = os.Remove(link)
+	}
 	tmp := filepath.Join(s.root, "tmp", "rm-"+chainID.Encoded())
 	if err := os.Rename(dir, tmp); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -189,33 +215,117 @@ func (s *Snapshotter) Prepare(ctx context.Context, key string, parent digest.Dig
 }
 
 // Mount mounts the active snapshot key over the layers of parent at target.
-// Mounting an already mounted target is a no-op.
+// Mounting an already mounted target is a no-op. Lower dirs are passed as
+// short symlinks so that about a hundred layers fit in the one page of
+// mount data; deeper chains use the new mount API (lowerdir+, Linux 6.8).
 func (s *Snapshotter) Mount(ctx context.Context, key string, parent digest.Digest, target string) error {
 	if mounted(target) {
 		return nil
 	}
+	if _, err := os.Stat(s.UpperDir(key)); err != nil {
+		return fmt.Errorf("mount %s: snapshot is not prepared: %w", key, err)
+	}
 	lowers := []string{filepath.Join(s.root, "empty")}
 	if parent != "" {
-		var err error
-		if lowers, err = s.LayerDirs(parent); err != nil {
+		dirs, err := s.LayerDirs(parent)
+		if err != nil {
 			return fmt.Errorf("mount %s: %w", key, err)
 		}
+		lowers = lowers[:0]
+		for cur, i := parent, 0; i < len(dirs); i++ {
+			link, err := s.shortLink(cur)
+			if err != nil {
+				return fmt.Errorf("mount %s: %w", key, err)
+			}
+			lowers = append(lowers, link)
+			cur = s.parentOf(cur)
+		}
 	}
-	data := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(lowers, ":"),
-		s.UpperDir(key), filepath.Join(s.activeDir(key), "work"))
-	if len(data) >= unix.Getpagesize()-1 {
-		return fmt.Errorf("mount %s: too many layers (%d) for one overlay mount", key, len(lowers))
+	upper, work := s.UpperDir(key), filepath.Join(s.activeDir(key), "work")
+	data := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(lowers, ":"), upper, work)
+	if len(data) < unix.Getpagesize()-1 {
+		if err := unix.Mount("overlay", target, "overlay", 0, data); err != nil {
+			return fmt.Errorf("mount overlay at %s: %w", target, err)
+		}
+		return nil
 	}
-	if err := unix.Mount("overlay", target, "overlay", 0, data); err != nil {
-		return fmt.Errorf("mount overlay at %s: %w", target, err)
+	if err := mountNewAPI(lowers, upper, work, target); err != nil {
+		return fmt.Errorf("mount overlay at %s (%d layers): %w", target, len(lowers), err)
 	}
 	return nil
 }
 
-// Unmount detaches target; unmounting what is not mounted is a no-op.
+// parentOf reads a layer's parent chain ID ("" for a base layer).
+func (s *Snapshotter) parentOf(chainID digest.Digest) digest.Digest {
+	b, err := os.ReadFile(filepath.Join(s.layerDir(chainID), "parent"))
+	if err != nil {
+		return ""
+	}
+	return digest.Digest(strings.TrimSpace(string(b)))
+}
+
+// mountNewAPI mounts overlay with fsopen/fsconfig, one lowerdir+ per
+// layer, free of the one-page limit of mount(2) data. fsconfig takes
+// strings of at most 255 bytes: longer paths go through an O_PATH fd.
+func mountNewAPI(lowers []string, upper, work, target string) error {
+	fd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("fsopen: %w", err)
+	}
+	defer unix.Close(fd)
+	// The fds stay open until the mount is made: the kernel may resolve
+	// the paths only at create time.
+	var fds []int
+	defer func() {
+		for _, f := range fds {
+			unix.Close(f)
+		}
+	}()
+	set := func(key, p string) error {
+		if len(p) >= 256 {
+			pfd, err := unix.Open(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return err
+			}
+			fds = append(fds, pfd)
+			p = fmt.Sprintf("/proc/self/fd/%d", pfd)
+		}
+		return unix.FsconfigSetString(fd, key, p)
+	}
+	for _, l := range lowers {
+		if err := set("lowerdir+", l); err != nil {
+			return fmt.Errorf("lowerdir+ %s: %w", l, err)
+		}
+	}
+	if err := set("upperdir", upper); err != nil {
+		return fmt.Errorf("upperdir: %w", err)
+	}
+	if err := set("workdir", work); err != nil {
+		return fmt.Errorf("workdir: %w", err)
+	}
+	if err := unix.FsconfigCreate(fd); err != nil {
+		return fmt.Errorf("create: %w", err)
+	}
+	mfd, err := unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("fsmount: %w", err)
+	}
+	defer unix.Close(mfd)
+	if err := unix.MoveMount(mfd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("move_mount: %w", err)
+	}
+	return nil
+}
+
+// Unmount detaches target; unmounting what is not mounted is a no-op. A
+// busy mount is detached lazily.
 func (s *Snapshotter) Unmount(ctx context.Context, target string) error {
 	for i := 0; i < 8 && mounted(target); i++ {
-		if err := unix.Unmount(target, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		err := unix.Unmount(target, 0)
+		if errors.Is(err, unix.EBUSY) {
+			err = unix.Unmount(target, unix.MNT_DETACH)
+		}
+		if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 			return fmt.Errorf("unmount %s: %w", target, err)
 		}
 	}

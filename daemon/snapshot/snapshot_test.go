@@ -4,8 +4,10 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -93,4 +95,61 @@ func TestLayersAndContainerMount(t *testing.T) {
 	if err := s.Prepare(ctx, "../evil", ""); err == nil {
 		t.Error("a key with a path was accepted")
 	}
+}
+
+func TestMountOneLayerScratchAndManyLayers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("overlay mounts need root")
+	}
+	ctx := context.Background()
+	// A long root makes the many-layer case overflow one page of mount data.
+	root := filepath.Join(t.TempDir(), strings.Repeat("r", 120), strings.Repeat("s", 120))
+	s, err := New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mountAndRead := func(key string, parent digest.Digest, file, want string) {
+		t.Helper()
+		if err := s.Prepare(ctx, key, parent); err != nil {
+			t.Fatal(err)
+		}
+		target := filepath.Join(t.TempDir(), "rootfs")
+		_ = os.Mkdir(target, 0o755)
+		if err := s.Mount(ctx, key, parent, target); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := s.Unmount(ctx, target); err != nil || mounted(target) {
+				t.Errorf("unmount: %v", err)
+			}
+			_ = s.Remove(ctx, key)
+		}()
+		if file == "" {
+			if entries, err := os.ReadDir(target); err != nil || len(entries) != 0 {
+				t.Errorf("scratch rootfs: %v %v", entries, err)
+			}
+			return
+		}
+		if b, err := os.ReadFile(filepath.Join(target, file)); err != nil || string(b) != want {
+			t.Errorf("%s: %s = %q, %v", key, file, b, err)
+		}
+	}
+	mountAndRead("scratch", "", "", "")
+
+	var chain digest.Digest
+	for i := 0; i < 150; i++ {
+		data, diffID := layer(t, map[string]string{fmt.Sprintf("f%03d", i): fmt.Sprint(i)})
+		id := diffID
+		if chain != "" {
+			id = digest.FromString(chain.String() + " " + diffID.String())
+		}
+		if _, err := s.ApplyLayer(ctx, chain, id, bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			mountAndRead("one", id, "f000", "0")
+		}
+		chain = id
+	}
+	mountAndRead("many", chain, "f000", "0")
 }

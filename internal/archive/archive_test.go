@@ -9,6 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sys/unix"
 )
 
 type entry struct {
@@ -64,8 +68,24 @@ func TestApplyRefusesHostileEntries(t *testing.T) {
 		{"symlink then write", []entry{
 			{hdr: tar.Header{Name: "link", Typeflag: tar.TypeSymlink, Linkname: "../../.."}},
 			{hdr: tar.Header{Name: "link/escaped", Typeflag: tar.TypeReg}, body: "x"},
-		}, "points outside the root"},
+		}, "escapes the root"},
+		{"nested symlink climbing out", []entry{
+			{hdr: tar.Header{Name: "a/b/link", Typeflag: tar.TypeSymlink, Linkname: "../../../outside"}},
+		}, "escapes the root"},
+		{"absolute symlink then hostile write", []entry{
+			{hdr: tar.Header{Name: "link", Typeflag: tar.TypeSymlink, Linkname: "/"}},
+			{hdr: tar.Header{Name: "link/x", Typeflag: tar.TypeReg}, body: "x"},
+			{hdr: tar.Header{Name: "../y", Typeflag: tar.TypeReg}, body: "x"},
+		}, "escapes the root"},
 		{"hardlink out", []entry{{hdr: tar.Header{Name: "h", Typeflag: tar.TypeLink, Linkname: "../outside"}}}, "escapes the root"},
+		{"hardlink absolute", []entry{{hdr: tar.Header{Name: "h", Typeflag: tar.TypeLink, Linkname: "/etc/passwd"}}}, "absolute path"},
+		{"hardlink through symlink", []entry{
+			{hdr: tar.Header{Name: "up", Typeflag: tar.TypeSymlink, Linkname: "/"}},
+			{hdr: tar.Header{Name: "h", Typeflag: tar.TypeLink, Linkname: "up/outside"}},
+		}, "not in the layer"},
+		{"whiteout of the parent", []entry{{hdr: tar.Header{Name: ".wh...", Typeflag: tar.TypeReg}}}, "invalid"},
+		{"whiteout of the root", []entry{{hdr: tar.Header{Name: ".wh..", Typeflag: tar.TypeReg}}}, "invalid"},
+		{"nested whiteout of the parent", []entry{{hdr: tar.Header{Name: "a/.wh...", Typeflag: tar.TypeReg}}}, "invalid"},
 		{"device", []entry{{hdr: tar.Header{Name: "sda", Typeflag: tar.TypeBlock, Devmajor: 8}}}, "device node"},
 		{"char device", []entry{{hdr: tar.Header{Name: "mem", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 1}}}, "device node"},
 	}
@@ -85,10 +105,19 @@ func TestApplyRefusesHostileEntries(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("Apply error = %v, want %q", err, tt.wantErr)
 			}
-			for _, p := range listTree(parent) {
+			after := listTree(parent)
+			for _, p := range after {
 				if !strings.HasPrefix(p, dst) && !contains(before, p) {
 					t.Errorf("wrote outside the root: %s", p)
 				}
+			}
+			for _, p := range before {
+				if !contains(after, p) {
+					t.Errorf("removed outside the root: %s", p)
+				}
+			}
+			if b, err := os.ReadFile(outside); err != nil || string(b) != "secret" {
+				t.Errorf("outside file changed: %q %v", b, err)
 			}
 		})
 	}
@@ -124,6 +153,80 @@ func TestApplyLegitimateLayer(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(dst, "bin/ls")); string(b) != "ELF" {
 		t.Errorf("hardlink content = %q", b)
+	}
+}
+
+func TestApplyAbsoluteSymlinkParentStaysInside(t *testing.T) {
+	parent := t.TempDir()
+	dst := filepath.Join(parent, "root")
+	_ = os.Mkdir(dst, 0o755)
+	data := mkTar(t, []entry{
+		{hdr: tar.Header{Name: "var/", Typeflag: tar.TypeDir, Mode: 0o755}},
+		{hdr: tar.Header{Name: "run/", Typeflag: tar.TypeDir, Mode: 0o755}},
+		{hdr: tar.Header{Name: "var/run", Typeflag: tar.TypeSymlink, Linkname: "/run"}},
+		{hdr: tar.Header{Name: "var/run/pid", Typeflag: tar.TypeReg}, body: "1"},
+		{hdr: tar.Header{Name: "top", Typeflag: tar.TypeSymlink, Linkname: "/"}},
+		{hdr: tar.Header{Name: "top/etc/x", Typeflag: tar.TypeReg}, body: "2"},
+	})
+	if _, err := Apply(context.Background(), dst, bytes.NewReader(data), ApplyOptions{IgnoreOwners: true}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dst, "run/pid")); string(b) != "1" {
+		t.Errorf("write through /var/run -> /run landed elsewhere: %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dst, "etc/x")); string(b) != "2" {
+		t.Errorf("write through top -> / landed elsewhere: %q", b)
+	}
+	if entries, _ := os.ReadDir(parent); len(entries) != 1 {
+		t.Errorf("wrote outside the root: %v", entries)
+	}
+}
+
+func TestApplyCompressed(t *testing.T) {
+	data := mkTar(t, []entry{{hdr: tar.Header{Name: "f", Typeflag: tar.TypeReg}, body: "hello"}})
+	var gz, zs bytes.Buffer
+	gw := gzip.NewWriter(&gz)
+	_, _ = gw.Write(data)
+	_ = gw.Close()
+	zw, _ := zstd.NewWriter(&zs)
+	_, _ = zw.Write(data)
+	_ = zw.Close()
+	for name, in := range map[string][]byte{"plain": data, "gzip": gz.Bytes(), "zstd": zs.Bytes()} {
+		dst := t.TempDir()
+		if _, err := Apply(context.Background(), dst, bytes.NewReader(in), ApplyOptions{IgnoreOwners: true}); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(dst, "f")); string(b) != "hello" {
+			t.Errorf("%s: f = %q", name, b)
+		}
+	}
+}
+
+func TestApplyFlattensWhiteouts(t *testing.T) {
+	dst := t.TempDir()
+	base := mkTar(t, []entry{
+		{hdr: tar.Header{Name: "a", Typeflag: tar.TypeReg}, body: "a"},
+		{hdr: tar.Header{Name: "d/old", Typeflag: tar.TypeReg}, body: "o"},
+	})
+	top := mkTar(t, []entry{
+		{hdr: tar.Header{Name: ".wh.a", Typeflag: tar.TypeReg}},
+		{hdr: tar.Header{Name: "d/", Typeflag: tar.TypeDir, Mode: 0o755}},
+		{hdr: tar.Header{Name: "d/new", Typeflag: tar.TypeReg}, body: "n"},
+		{hdr: tar.Header{Name: "d/.wh..wh..opq", Typeflag: tar.TypeReg}},
+	})
+	for _, l := range [][]byte{base, top} {
+		if _, err := Apply(context.Background(), dst, bytes.NewReader(l), ApplyOptions{IgnoreOwners: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "a")); !os.IsNotExist(err) {
+		t.Errorf("whited-out a still there: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "d/old")); !os.IsNotExist(err) {
+		t.Errorf("opaque dir kept d/old: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "d/new")); err != nil {
+		t.Errorf("opaque marker removed the layer's own d/new: %v", err)
 	}
 }
 
@@ -221,6 +324,9 @@ func TestCopyInOut(t *testing.T) {
 func FuzzApply(f *testing.F) {
 	f.Add(mkTar(f, []entry{{hdr: tar.Header{Name: "a/b", Typeflag: tar.TypeReg}, body: "x"}}))
 	f.Add(mkTar(f, []entry{{hdr: tar.Header{Name: "l", Typeflag: tar.TypeSymlink, Linkname: "../.."}}, {hdr: tar.Header{Name: "l/x", Typeflag: tar.TypeReg}, body: "x"}}))
+	f.Add(mkTar(f, []entry{{hdr: tar.Header{Name: ".wh...", Typeflag: tar.TypeReg}}}))
+	f.Add(mkTar(f, []entry{{hdr: tar.Header{Name: "u", Typeflag: tar.TypeSymlink, Linkname: "/"}}, {hdr: tar.Header{Name: "u/../../x", Typeflag: tar.TypeReg}, body: "x"}}))
+	f.Add(mkTar(f, []entry{{hdr: tar.Header{Name: "d/", Typeflag: tar.TypeDir}}, {hdr: tar.Header{Name: "h", Typeflag: tar.TypeLink, Linkname: "d"}}}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		parent := t.TempDir()
 		dst := filepath.Join(parent, "root")
@@ -229,8 +335,47 @@ func FuzzApply(f *testing.F) {
 		}
 		_, _ = Apply(context.Background(), dst, bytes.NewReader(data), ApplyOptions{IgnoreOwners: true})
 		entries, _ := os.ReadDir(parent)
-		if len(entries) != 1 {
+		if len(entries) != 1 || entries[0].Name() != "root" {
 			t.Fatalf("wrote outside the root: %v", entries)
 		}
 	})
+}
+
+func TestChangesOfOverlayUpper(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("overlay mounts need root")
+	}
+	dir := t.TempDir()
+	for _, d := range []string{"lower/etc", "lower/tmp", "upper", "work", "merged"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = os.WriteFile(filepath.Join(dir, "lower/etc/passwd"), []byte("root"), 0o644)
+	_ = os.WriteFile(filepath.Join(dir, "lower/etc/group"), []byte("root"), 0o644)
+	merged := filepath.Join(dir, "merged")
+	data := "lowerdir=" + filepath.Join(dir, "lower") + ",upperdir=" + filepath.Join(dir, "upper") + ",workdir=" + filepath.Join(dir, "work")
+	if err := unix.Mount("overlay", merged, "overlay", 0, data); err != nil {
+		t.Skipf("overlay: %v", err)
+	}
+	defer unix.Unmount(merged, unix.MNT_DETACH)
+	_ = os.WriteFile(filepath.Join(merged, "etc/passwd"), []byte("root\nme"), 0o644)
+	_ = os.Remove(filepath.Join(merged, "etc/group"))
+	_ = os.WriteFile(filepath.Join(merged, "tmp/new"), []byte("x"), 0o644)
+	_ = os.MkdirAll(filepath.Join(merged, "newdir/sub"), 0o755)
+	if err := unix.Unmount(merged, 0); err != nil {
+		t.Fatal(err)
+	}
+	changes, err := Changes(filepath.Join(dir, "upper"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range changes {
+		got = append(got, "CAD"[c.Kind:c.Kind+1]+" "+c.Path)
+	}
+	want := "C /etc,D /etc/group,C /etc/passwd,A /newdir,A /newdir/sub,C /tmp,A /tmp/new"
+	if strings.Join(got, ",") != want {
+		t.Errorf("Changes = %s\nwant      %s", strings.Join(got, ","), want)
+	}
 }

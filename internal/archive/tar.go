@@ -26,7 +26,10 @@ type TarOptions struct {
 	// opaque directories back to Docker's .wh. entries, for committing an
 	// overlay upper dir as a layer.
 	OverlayWhiteouts bool
-	// RebaseName, if set, replaces the top directory's name in entry names.
+	// IncludeFiles, if set, limits the tar to these paths (relative to
+	// src) and everything under them.
+	IncludeFiles []string
+	// RebaseName, if set, puts every entry under this directory name.
 	RebaseName string
 }
 
@@ -39,7 +42,28 @@ func Tar(ctx context.Context, src string, o TarOptions) (io.ReadCloser, error) {
 	pr, pw := io.Pipe()
 	go func() {
 		tw := tar.NewWriter(pw)
-		err := writeTree(ctx, tw, src, "", o)
+		links := map[fileKey]string{}
+		var err error
+		if len(o.IncludeFiles) == 0 {
+			err = writeTree(ctx, tw, src, o.RebaseName, links, o)
+		} else {
+			includes := append([]string(nil), o.IncludeFiles...)
+			sort.Strings(includes)
+			for _, inc := range includes {
+				rel := path.Clean("/" + filepath.ToSlash(inc))[1:]
+				if rel == "" {
+					err = writeTree(ctx, tw, src, o.RebaseName, links, o)
+				} else {
+					var p string
+					if p, err = resolve(src, rel); err == nil {
+						err = writeTree(ctx, tw, p, path.Join(o.RebaseName, rel), links, o)
+					}
+				}
+				if err != nil {
+					break
+				}
+			}
+		}
 		if err == nil {
 			err = tw.Close()
 		}
@@ -49,8 +73,7 @@ func Tar(ctx context.Context, src string, o TarOptions) (io.ReadCloser, error) {
 }
 
 // writeTree adds src's contents under prefix.
-func writeTree(ctx context.Context, tw *tar.Writer, src, prefix string, o TarOptions) error {
-	links := map[uint64]string{}
+func writeTree(ctx context.Context, tw *tar.Writer, src, prefix string, links map[fileKey]string, o TarOptions) error {
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -73,10 +96,16 @@ func writeTree(ctx context.Context, tw *tar.Writer, src, prefix string, o TarOpt
 	})
 }
 
-func addEntry(tw *tar.Writer, p, name string, links map[uint64]string, o TarOptions) error {
+// fileKey identifies an inode, for hardlinks.
+type fileKey struct{ dev, ino uint64 }
+
+func addEntry(tw *tar.Writer, p, name string, links map[fileKey]string, o TarOptions) error {
 	fi, err := os.Lstat(p)
 	if err != nil {
 		return err
+	}
+	if fi.Mode()&os.ModeSocket != 0 {
+		return nil // tar has no sockets; Docker skips them too
 	}
 	st, _ := fi.Sys().(*syscall.Stat_t)
 	if o.OverlayWhiteouts && fi.Mode()&os.ModeCharDevice != 0 && st != nil && st.Rdev == 0 {
@@ -102,12 +131,13 @@ func addEntry(tw *tar.Writer, p, name string, links map[uint64]string, o TarOpti
 	if st != nil {
 		hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)
 		if fi.Mode().IsRegular() && st.Nlink > 1 {
-			if first, ok := links[st.Ino]; ok {
+			key := fileKey{uint64(st.Dev), st.Ino}
+			if first, ok := links[key]; ok {
 				hdr.Typeflag = tar.TypeLink
 				hdr.Linkname = first
 				hdr.Size = 0
 			} else {
-				links[st.Ino] = name
+				links[key] = name
 			}
 		}
 	}
@@ -169,7 +199,7 @@ func StatPath(root, p string) (*apicontainer.PathStat, error) {
 	fi, err := os.Lstat(host)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("no such file or directory: %s", p))
+			return nil, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("Could not find the file %s", p))
 		}
 		return nil, err
 	}
@@ -207,11 +237,11 @@ func TarPath(ctx context.Context, root, p string) (io.ReadCloser, *apicontainer.
 		case lerr != nil:
 			err = lerr
 		case fi.IsDir() && contentsOnly:
-			err = writeTree(ctx, tw, host, "", TarOptions{})
+			err = writeTree(ctx, tw, host, "", map[fileKey]string{}, TarOptions{})
 		case fi.IsDir():
-			err = writeTree(ctx, tw, host, base, TarOptions{})
+			err = writeTree(ctx, tw, host, base, map[fileKey]string{}, TarOptions{})
 		default:
-			err = addEntry(tw, host, base, map[uint64]string{}, TarOptions{})
+			err = addEntry(tw, host, base, map[fileKey]string{}, TarOptions{})
 		}
 		if err == nil {
 			err = tw.Close()
@@ -238,8 +268,11 @@ func ExtractTo(ctx context.Context, root, p string, r io.Reader, noOverwriteDirN
 	if !fi.IsDir() {
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("extraction point is not a directory: %s", p))
 	}
-	_, err = Apply(ctx, host, r, ApplyOptions{})
-	return err
+	_, err = Apply(ctx, host, r, ApplyOptions{NoOverwriteDirNonDir: noOverwriteDirNonDir, LiteralWhiteouts: true})
+	if err != nil {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("extract to %s: %v", p, err))
+	}
+	return nil
 }
 
 // Change kinds, as the Engine API's ChangeType.
@@ -256,8 +289,11 @@ type Change struct {
 }
 
 // Changes lists what an overlay upper dir adds, modifies and deletes
-// (`docker diff`). Without the lower dirs at hand, a path in the upper dir
-// is reported as added when its parent is new or opaque, else modified.
+// (`docker diff`), sorted by path. Overlayfs marks what it copied up from
+// a lower layer with the trusted.overlay.origin xattr: such paths are
+// modified, paths without it added, whiteouts deleted. Where the kernel
+// records no origin, a directory counts as modified unless it is opaque or
+// under an added one.
 func Changes(upper string) ([]Change, error) {
 	var out []Change
 	added := map[string]bool{}
@@ -278,19 +314,13 @@ func Changes(upper string) ([]Change, error) {
 			out = append(out, Change{Kind: ChangeDelete, Path: name})
 			return nil
 		}
-		kind := ChangeModify
-		if added[path.Dir(name)] {
-			kind = ChangeAdd
-		}
-		if fi.IsDir() {
-			if v, err := lgetxattr(p, opaqueXattr); err == nil && string(v) == "y" {
-				added[name] = true
-			}
-		} else {
-			kind = ChangeAdd
-			if !added[path.Dir(name)] {
-				kind = ChangeAdd
-			}
+		kind := ChangeAdd
+		switch {
+		case added[path.Dir(name)]:
+		case hasXattr(p, "trusted.overlay.origin"):
+			kind = ChangeModify
+		case fi.IsDir() && !hasXattr(p, opaqueXattr) && !originsRecorded(upper):
+			kind = ChangeModify
 		}
 		if kind == ChangeAdd && fi.IsDir() {
 			added[name] = true
@@ -303,4 +333,17 @@ func Changes(upper string) ([]Change, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
+}
+
+func hasXattr(p, attr string) bool {
+	_, err := unix.Lgetxattr(p, attr, nil)
+	return err == nil
+}
+
+// originsRecorded reports whether overlayfs records copy-up origins in
+// this upper dir: recent kernels mark its root with a uuid at mount (and
+// impure once something is copied up), when the lower fs supports file
+// handles.
+func originsRecorded(upper string) bool {
+	return hasXattr(upper, "trusted.overlay.uuid") || hasXattr(upper, "trusted.overlay.impure") || hasXattr(upper, "trusted.overlay.origin")
 }
