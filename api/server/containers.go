@@ -48,19 +48,6 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) containerPrune(w http.ResponseWriter, r *http.Request) error {
-	f, err := parseFilters(r.URL.Query().Get("filters"))
-	if err != nil {
-		return err
-	}
-	rep, err := s.b.ContainersPrune(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, 200, rep)
-	return nil
-}
-
 func (s *Server) containerInspect(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.b.ContainerInspect(r.Context(), r.PathValue("id"), boolQuery(r.URL.Query().Get("size")))
 	if err != nil {

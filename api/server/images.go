@@ -135,19 +135,6 @@ func (s *Server) imageLoad(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) imagePrune(w http.ResponseWriter, r *http.Request) error {
-	f, err := parseFilters(r.URL.Query().Get("filters"))
-	if err != nil {
-		return err
-	}
-	rep, err := s.b.ImagesPrune(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, 200, rep)
-	return nil
-}
-
 // imagePostDispatch serves POST /images/{name}/tag and /push.
 func (s *Server) imagePostDispatch(w http.ResponseWriter, r *http.Request) error {
 	p := r.PathValue("name")

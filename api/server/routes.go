@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -47,7 +48,7 @@ func (s *Server) routes() {
 	h("GET /images/get", s.imageSave)
 	h("GET /images/{name...}", s.imageGetDispatch)
 	h("POST /images/load", s.imageLoad)
-	h("POST /images/prune", s.imagePrune)
+	h("POST /images/prune", filtered(s.b.ImagesPrune))
 	h("POST /images/{name...}", s.imagePostDispatch)
 	h("DELETE /images/{name...}", s.imageDelete)
 	h("POST /commit", s.commit)
@@ -57,7 +58,7 @@ func (s *Server) routes() {
 	// Containers.
 	h("POST /containers/create", s.containerCreate)
 	h("GET /containers/json", s.containerList)
-	h("POST /containers/prune", s.containerPrune)
+	h("POST /containers/prune", filtered(s.b.ContainersPrune))
 	h("GET /containers/{id}/json", s.containerInspect)
 	h("POST /containers/{id}/start", s.simple(func(r *http.Request, id string) error { return s.b.ContainerStart(r.Context(), id) }, 204))
 	h("POST /containers/{id}/stop", s.containerStop)
@@ -128,8 +129,8 @@ func (s *Server) routes() {
 
 	// Volumes.
 	h("POST /volumes/create", s.volumeCreate)
-	h("GET /volumes", s.volumeList)
-	h("POST /volumes/prune", s.volumePrune)
+	h("GET /volumes", filtered(s.b.VolumeList))
+	h("POST /volumes/prune", filtered(s.b.VolumesPrune))
 	h("GET /volumes/{name}", func(w http.ResponseWriter, r *http.Request) error {
 		v, err := s.b.VolumeInspect(r.Context(), r.PathValue("name"))
 		if err != nil {
@@ -143,7 +144,7 @@ func (s *Server) routes() {
 	}, 204))
 
 	// Networks.
-	h("GET /networks", s.networkList)
+	h("GET /networks", filtered(s.b.NetworkList))
 	h("GET /networks/{id}", func(w http.ResponseWriter, r *http.Request) error {
 		n, err := s.b.NetworkInspect(r.Context(), r.PathValue("id"))
 		if err != nil {
@@ -180,6 +181,23 @@ func (s *Server) routes() {
 	h("/", func(w http.ResponseWriter, r *http.Request) error {
 		return &statusError{http.StatusNotFound, fmt.Sprintf("page not found: %s %s", r.Method, r.URL.Path)}
 	})
+}
+
+// filtered serves the endpoints whose only input is the filters query:
+// the lists and prunes of volumes and networks, container and image prune.
+func filtered[T any](call func(context.Context, Filters) (T, error)) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		f, err := parseFilters(r.URL.Query().Get("filters"))
+		if err != nil {
+			return err
+		}
+		v, err := call(r.Context(), f)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, 200, v)
+		return nil
+	}
 }
 
 func notImplemented(msg string) func(http.ResponseWriter, *http.Request) error {
@@ -350,45 +368,6 @@ func (s *Server) volumeCreate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, 201, v)
-	return nil
-}
-
-func (s *Server) volumeList(w http.ResponseWriter, r *http.Request) error {
-	f, err := parseFilters(r.URL.Query().Get("filters"))
-	if err != nil {
-		return err
-	}
-	v, err := s.b.VolumeList(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, 200, v)
-	return nil
-}
-
-func (s *Server) volumePrune(w http.ResponseWriter, r *http.Request) error {
-	f, err := parseFilters(r.URL.Query().Get("filters"))
-	if err != nil {
-		return err
-	}
-	rep, err := s.b.VolumesPrune(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, 200, rep)
-	return nil
-}
-
-func (s *Server) networkList(w http.ResponseWriter, r *http.Request) error {
-	f, err := parseFilters(r.URL.Query().Get("filters"))
-	if err != nil {
-		return err
-	}
-	n, err := s.b.NetworkList(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, 200, n)
 	return nil
 }
 
