@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -22,6 +23,8 @@ type runOpts struct {
 	stopTimeout                                                            int
 	env, envFile, volumes, mounts, tmpfs, capAdd, capDrop, securityOpt     []string
 	publish, expose, labels, logOpts, ulimits, sysctls, groupAdd, attach   []string
+	dns, dnsSearch, dnsOpts, addHosts, netAliases                          []string
+	ip                                                                     string
 }
 
 func (o *runOpts) addFlags(fs *pflag.FlagSet, withRun bool) {
@@ -76,6 +79,12 @@ func (o *runOpts) addFlags(fs *pflag.FlagSet, withRun bool) {
 	fs.StringArrayVar(&o.sysctls, "sysctl", nil, "Sysctl options")
 	fs.StringArrayVar(&o.groupAdd, "group-add", nil, "Add additional groups to join")
 	fs.StringArrayVarP(&o.attach, "attach", "a", nil, "Attach to STDIN, STDOUT or STDERR")
+	fs.StringArrayVar(&o.dns, "dns", nil, "Set custom DNS servers")
+	fs.StringArrayVar(&o.dnsSearch, "dns-search", nil, "Set custom DNS search domains")
+	fs.StringArrayVar(&o.dnsOpts, "dns-option", nil, "Set DNS options")
+	fs.StringArrayVar(&o.addHosts, "add-host", nil, "Add a custom host-to-IP mapping (host:ip)")
+	fs.StringArrayVar(&o.netAliases, "network-alias", nil, "Add network-scoped alias for the container")
+	fs.StringVar(&o.ip, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
 	fs.SetInterspersed(false)
 }
 
@@ -262,14 +271,60 @@ func (o *runOpts) containerConfig(args []string, lookup func(string) (string, bo
 	} else if len(o.attach) > 0 {
 		return nil, nil, nil, fmt.Errorf("conflicting options: cannot specify both --attach and --detach")
 	}
-	var netCfg *network.NetworkingConfig
-	switch o.netMode {
-	case "", "none", "host", "bridge", "default":
-	default:
-		if !strings.HasPrefix(o.netMode, "container:") {
-			netCfg = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{o.netMode: {}}}
+	for _, d := range o.dns {
+		a, err := netip.ParseAddr(d)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("invalid argument %q for \"--dns\" flag: %s is not an ip address", d, d)
 		}
+		hc.DNS = append(hc.DNS, a)
+	}
+	hc.DNSSearch, hc.DNSOptions = o.dnsSearch, o.dnsOpts
+	for _, h := range o.addHosts {
+		if err := validateExtraHost(h); err != nil {
+			return nil, nil, nil, err
+		}
+		hc.ExtraHosts = append(hc.ExtraHosts, h)
+	}
+	var netCfg *network.NetworkingConfig
+	es := &network.EndpointSettings{Aliases: o.netAliases}
+	if o.ip != "" {
+		a, err := netip.ParseAddr(o.ip)
+		if err != nil || !a.Is4() {
+			return nil, nil, nil, fmt.Errorf("invalid argument %q for \"--ip\" flag: invalid IPv4 address", o.ip)
+		}
+		es.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: a}
+	}
+	switch {
+	case o.netMode == "none" || o.netMode == "host" || strings.HasPrefix(o.netMode, "container:"):
+		if len(o.netAliases) > 0 || o.ip != "" {
+			return nil, nil, nil, fmt.Errorf("conflicting options: --network-alias and --ip need a bridge network")
+		}
+	case o.netMode == "" || o.netMode == "default":
+		if len(o.netAliases) > 0 || o.ip != "" {
+			netCfg = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{"default": es}}
+		}
+	default:
+		netCfg = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{o.netMode: es}}
 	}
 	_ = mount.TypeBind
 	return cfg, hc, netCfg, nil
+}
+
+// validateExtraHost checks an --add-host value: host:ip (or host=ip), where
+// ip may be "host-gateway".
+func validateExtraHost(h string) error {
+	name, ip, ok := strings.Cut(h, "=")
+	if !ok {
+		name, ip, ok = strings.Cut(h, ":")
+	}
+	if !ok || name == "" {
+		return fmt.Errorf("invalid argument %q for \"--add-host\" flag: bad format for add-host: %q", h, h)
+	}
+	if ip == "host-gateway" {
+		return nil
+	}
+	if _, err := netip.ParseAddr(strings.Trim(ip, "[]")); err != nil {
+		return fmt.Errorf("invalid argument %q for \"--add-host\" flag: invalid IP address in add-host: %q", h, ip)
+	}
+	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bufio"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/events"
-	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/moby/moby/client/pkg/jsonmessage"
 	"github.com/moby/term"
@@ -29,9 +27,7 @@ const Version = "0.1.0"
 func addSystemCommands(root *cobra.Command, a *app) {
 	sys := &cobra.Command{Use: "system", Short: "Manage berth"}
 	sys.AddCommand(a.infoCmd(), a.eventsCmd(), a.systemPruneCmd())
-	netw := &cobra.Command{Use: "network", Short: "Manage networks"}
-	netw.AddCommand(a.networkLsCmd(), a.networkInspectCmd())
-	root.AddCommand(a.versionCmd(), a.infoCmd(), a.eventsCmd(), sys, netw, a.loginCmd(), a.logoutCmd())
+	root.AddCommand(a.versionCmd(), a.infoCmd(), a.eventsCmd(), sys, a.networkCmd(), a.loginCmd(), a.logoutCmd())
 }
 
 func (a *app) versionCmd() *cobra.Command {
@@ -325,100 +321,6 @@ func (a *app) systemPruneCmd() *cobra.Command {
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
 	cmd.Flags().BoolVar(&vols, "volumes", false, "Prune anonymous volumes")
 	cmd.Flags().StringArrayVar(&filters, "filter", nil, `Provide filter values (e.g. "label=<key>=<value>")`)
-	return cmd
-}
-
-type networkContext struct {
-	n     network.Summary
-	trunc bool
-}
-
-func (c networkContext) ID() string {
-	if c.trunc {
-		return shortID(c.n.ID)
-	}
-	return c.n.ID
-}
-func (c networkContext) Name() string   { return c.n.Name }
-func (c networkContext) Driver() string { return c.n.Driver }
-func (c networkContext) Scope() string  { return c.n.Scope }
-func (c networkContext) IPv6() string   { return fmt.Sprint(c.n.EnableIPv6) }
-func (c networkContext) Internal() string {
-	return fmt.Sprint(c.n.Internal)
-}
-func (c networkContext) MarshalJSON() ([]byte, error) {
-	return contextJSON(c, []string{"Driver", "ID", "IPv6", "Internal", "Name", "Scope"})
-}
-
-func (a *app) networkLsCmd() *cobra.Command {
-	var quiet, noTrunc bool
-	var filters []string
-	var format string
-	cmd := &cobra.Command{
-		Use:     "ls [OPTIONS]",
-		Aliases: []string{"list"},
-		Short:   "List networks",
-		Args:    noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := filterArgs(filters)
-			if err != nil {
-				return err
-			}
-			api, err := a.client()
-			if err != nil {
-				return err
-			}
-			res, err := api.NetworkList(cmd.Context(), client.NetworkListOptions{Filters: f})
-			if err != nil {
-				return err
-			}
-			sort.Slice(res.Items, func(i, j int) bool { return res.Items[i].Name < res.Items[j].Name })
-			var rows []any
-			for _, n := range res.Items {
-				rows = append(rows, networkContext{n: n, trunc: !noTrunc})
-			}
-			if quiet && format == "" {
-				format = "{{.ID}}"
-			}
-			return listFormat(a.out, format, "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
-				headerContext{"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv6": "IPV6", "Internal": "INTERNAL"}, rows)
-		},
-	}
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display network IDs")
-	cmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "Do not truncate the output")
-	cmd.Flags().StringArrayVarP(&filters, "filter", "f", nil, "Provide filter values (e.g. \"driver=bridge\")")
-	cmd.Flags().StringVar(&format, "format", "", "Format output using a custom template")
-	return cmd
-}
-
-func (a *app) networkInspectCmd() *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
-		Use:   "inspect [OPTIONS] NETWORK [NETWORK...]",
-		Short: "Display detailed information on one or more networks",
-		Args:  minArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			api, err := a.client()
-			if err != nil {
-				return err
-			}
-			var raws []json.RawMessage
-			var errs []error
-			for _, n := range args {
-				res, err := api.NetworkInspect(cmd.Context(), n, client.NetworkInspectOptions{})
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				raws = append(raws, res.Raw)
-			}
-			if err := inspectFormat(a.out, format, raws); err != nil {
-				return err
-			}
-			return errors.Join(errs...)
-		},
-	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template")
 	return cmd
 }
 

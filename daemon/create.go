@@ -63,6 +63,13 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *apiconta
 	if hc.NetworkMode == "" || hc.NetworkMode == "default" {
 		hc.NetworkMode = "bridge"
 	}
+	nets, err := d.resolveNetworks(hc, nc)
+	if err != nil {
+		return apicontainer.CreateResponse{}, err
+	}
+	if _, err := portRequests(merged, hc); err != nil {
+		return apicontainer.CreateResponse{}, err
+	}
 	if hc.LogConfig.Type == "" {
 		hc.LogConfig.Type = "json-file"
 	}
@@ -84,12 +91,9 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *apiconta
 		Root:            root,
 		LogPath:         filepath.Join(root, id+"-json.log"),
 		MountPoints:     map[string]*container.MountPoint{},
-		NetworkSettings: &apicontainer.NetworkSettings{Networks: map[string]*network.EndpointSettings{}},
+		NetworkSettings: &apicontainer.NetworkSettings{Networks: nets, Ports: network.PortMap{}},
 	}
 	c.Path, c.Args = commandOf(merged)
-	if hc.NetworkMode.IsBridge() || hc.NetworkMode.IsHost() || hc.NetworkMode.IsNone() {
-		c.NetworkSettings.Networks[string(hc.NetworkMode)] = &network.EndpointSettings{}
-	}
 
 	undo := func() {
 		_ = d.snaps.Remove(context.WithoutCancel(ctx), id)
@@ -125,10 +129,12 @@ func validateHostConfig(hc *apicontainer.HostConfig) error {
 	if err := apicontainer.ValidateRestartPolicy(hc.RestartPolicy); err != nil {
 		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
 	}
-	switch {
-	case hc.NetworkMode == "", hc.NetworkMode == "default", hc.NetworkMode.IsBridge(), hc.NetworkMode.IsHost(), hc.NetworkMode.IsNone():
-	default:
-		return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", hc.NetworkMode))
+	if hc.NetworkMode.IsContainer() && hc.NetworkMode.ConnectedContainer() == "" {
+		return errdefs.ErrInvalidArgument.WithMessage("invalid network mode: container: needs a container name or ID")
+	}
+	if (hc.NetworkMode.IsHost() || hc.NetworkMode.IsContainer()) && len(hc.PortBindings) > 0 {
+		// dockerd discards them with a warning; berth says so instead.
+		hc.PortBindings = nil
 	}
 	if hc.Memory != 0 && hc.Memory < 6*1024*1024 {
 		return errdefs.ErrInvalidArgument.WithMessage("Minimum memory limit allowed is 6MB")

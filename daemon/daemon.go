@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/berth-project/berth/api/server"
 	"github.com/berth-project/berth/daemon/container"
 	"github.com/berth-project/berth/daemon/image"
+	bnet "github.com/berth-project/berth/daemon/network"
 	"github.com/berth-project/berth/daemon/runtime"
 	"github.com/berth-project/berth/daemon/snapshot"
 	"github.com/berth-project/berth/daemon/volume"
@@ -36,6 +38,11 @@ type Config struct {
 	// Executable re-exec'd as the container init and the shim; empty means
 	// os.Executable().
 	Executable string
+	// Bridge names the default bridge network's link (--bridge, default
+	// berth0); two daemons on one host need different ones.
+	Bridge string
+	// BIP is the default bridge's gateway address and prefix (--bip).
+	BIP netip.Prefix
 }
 
 // Daemon is the engine. It implements server.Backend.
@@ -48,6 +55,7 @@ type Daemon struct {
 	containers *container.Store
 	volumes    *volume.Store
 	rt         *runtime.Runtime
+	net        *bnet.Manager
 	events     *eventBus
 	started    time.Time
 
@@ -118,7 +126,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 	if d.rt, err = runtime.New(filepath.Join(cfg.ExecRoot, "runtime"), log, runtimeOptions(cfg)...); err != nil {
 		return fail(fmt.Errorf("open runtime: %w", err))
 	}
+	if d.net, err = bnet.New(ctx, bnet.Config{
+		DB: db, Log: log, StateDir: filepath.Join(cfg.ExecRoot, "netns"),
+		DefaultBridge: cfg.Bridge, DefaultCIDR: cfg.BIP,
+	}); err != nil {
+		return fail(fmt.Errorf("open networking: %w", err))
+	}
 	d.restore(ctx)
+	d.net.Reconcile(ctx, func(id string) bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.tasks[id] != nil
+	})
 	return d, nil
 }
 
@@ -129,6 +148,9 @@ func (d *Daemon) Close() error {
 	d.shutdown = true
 	d.mu.Unlock()
 	d.events.close()
+	if err := d.net.Close(); err != nil {
+		d.log.Warn("close networking", "err", err)
+	}
 	d.removeEmptyCgroupParent()
 	return d.db.Close()
 }

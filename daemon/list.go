@@ -70,6 +70,9 @@ func (d *Daemon) ContainerList(ctx context.Context, opts server.ContainerListOpt
 		}
 		c.Lock()
 		s := c.Summary()
+		if c.NetworkSettings != nil && c.State.Running {
+			s.Ports = portSummaries(c.NetworkSettings.Ports)
+		}
 		exitCode := c.State.ExitCode
 		running := c.State.Running
 		c.Unlock()

@@ -71,6 +71,7 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (re
 	}
 	defer func() {
 		if retErr != nil {
+			d.teardownNetworking(context.WithoutCancel(ctx), c)
 			_ = d.snaps.Unmount(context.WithoutCancel(ctx), rootfs)
 			d.unmountVolumes(context.WithoutCancel(ctx), c)
 			d.markStopped(c, exitCodeForStartError(retErr), false, time.Now(), retErr.Error())
@@ -86,7 +87,11 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (re
 	if err := d.seedVolumes(c); err != nil {
 		return err
 	}
-	etc, err := d.writeEtcFiles(c)
+	netns, sb, err := d.setupNetworking(ctx, c)
+	if err != nil {
+		return err
+	}
+	etc, err := d.writeEtcFiles(c, sb)
 	if err != nil {
 		return err
 	}
@@ -94,6 +99,7 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (re
 	if err != nil {
 		return err
 	}
+	opts.NetNSPath = netns
 	s, err := spec.Generate(opts)
 	if err != nil {
 		return err
@@ -291,12 +297,11 @@ func (d *Daemon) specOptions(c *container.Container, rootfs string, etc map[stri
 	for _, u := range hc.Ulimits {
 		o.Ulimits = append(o.Ulimits, spec.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
 	}
-	switch {
-	case hc.NetworkMode.IsHost():
+	if hc.NetworkMode.IsHost() {
 		o.NetworkMode = "host"
-	default:
-		// Bridge networking plugs in here (NetNSPath); until it lands the
-		// container gets its own network namespace with loopback only.
+	} else {
+		// A new namespace of the runtime's (none), or the one
+		// startContainer sets in NetNSPath (bridge networks, container:).
 		o.NetworkMode = "none"
 	}
 	for _, mp := range c.MountPoints {
@@ -416,6 +421,7 @@ func (d *Daemon) markStopped(c *container.Container, code int, oom bool, at time
 
 // cleanupAfterExit unmounts the rootfs of a container that stopped.
 func (d *Daemon) cleanupAfterExit(ctx context.Context, c *container.Container) {
+	d.teardownNetworking(ctx, c)
 	if err := d.snaps.Unmount(ctx, rootfsPath(c)); err != nil {
 		d.log.Warn("unmount rootfs", "id", c.ID, "err", err)
 	}
@@ -739,6 +745,7 @@ func (d *Daemon) ContainerRename(ctx context.Context, oldName, newName string) e
 	if err := d.containers.Rename(c, newName); err != nil {
 		return err
 	}
+	d.net.Rename(c.ID, newName)
 	c.Lock()
 	err = c.ToDisk()
 	c.Unlock()

@@ -109,9 +109,14 @@ type Backend interface {
 	VolumeRemove(ctx context.Context, name string, force bool) error
 	VolumesPrune(ctx context.Context, f Filters) (*volume.PruneReport, error)
 
-	// Networks (the fixed bridge/host/none set until bridge networking lands).
+	// Networks.
 	NetworkList(ctx context.Context, f Filters) ([]network.Summary, error)
 	NetworkInspect(ctx context.Context, name string) (*network.Inspect, error)
+	NetworkCreate(ctx context.Context, req network.CreateRequest) (*network.CreateResponse, error)
+	NetworkRemove(ctx context.Context, name string) error
+	NetworkConnect(ctx context.Context, name string, req network.ConnectRequest) error
+	NetworkDisconnect(ctx context.Context, name string, req network.DisconnectRequest) error
+	NetworksPrune(ctx context.Context, f Filters) (*network.PruneReport, error)
 }
 
 // ImageImportOptions are the query options of POST /images/create?fromSrc=-.

@@ -13,6 +13,7 @@ import (
 
 	apicontainer "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/volume"
 )
 
@@ -153,7 +154,34 @@ func (s *Server) routes() {
 		writeJSON(w, 200, n)
 		return nil
 	})
-	h("POST /networks/create", notImplemented("user-defined networks are not supported yet (bridge networking arrives with its own feature)"))
+	h("POST /networks/create", func(w http.ResponseWriter, r *http.Request) error {
+		var req network.CreateRequest
+		if err := decodeBody(r, &req); err != nil {
+			return err
+		}
+		resp, err := s.b.NetworkCreate(r.Context(), req)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, 201, resp)
+		return nil
+	})
+	h("DELETE /networks/{id}", s.simple(func(r *http.Request, id string) error { return s.b.NetworkRemove(r.Context(), id) }, 204))
+	h("POST /networks/{id}/connect", s.simple(func(r *http.Request, id string) error {
+		var req network.ConnectRequest
+		if err := decodeBody(r, &req); err != nil {
+			return err
+		}
+		return s.b.NetworkConnect(r.Context(), id, req)
+	}, 200))
+	h("POST /networks/{id}/disconnect", s.simple(func(r *http.Request, id string) error {
+		var req network.DisconnectRequest
+		if err := decodeBody(r, &req); err != nil {
+			return err
+		}
+		return s.b.NetworkDisconnect(r.Context(), id, req)
+	}, 200))
+	h("POST /networks/prune", filtered(s.b.NetworksPrune))
 
 	// Swarm is not built yet: answer as an engine not in a swarm.
 	h("GET /swarm", func(w http.ResponseWriter, r *http.Request) error {
@@ -165,7 +193,6 @@ func (s *Server) routes() {
 	for _, p := range []string{
 		"POST /containers/{id}/update", "GET /containers/{id}/attach/ws", "GET /system/df",
 		"GET /images/search", "POST /session", "GET /distribution/{name...}",
-		"POST /networks/{id}/connect", "POST /networks/{id}/disconnect", "DELETE /networks/{id}", "POST /networks/prune",
 		"POST /build/prune", "GET /plugins", "/plugins/", "POST /swarm/init", "POST /swarm/join",
 	} {
 		h(p, func(w http.ResponseWriter, r *http.Request) error {

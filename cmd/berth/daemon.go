@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -43,6 +44,8 @@ func daemonCommand() *cobra.Command {
 	f.StringVar(&cfg.DataRoot, "data-root", "/var/lib/berth", "Root directory of persistent state")
 	f.StringVar(&cfg.ExecRoot, "exec-root", "/run/berth", "Root directory of runtime state")
 	f.StringVar(&cfg.CgroupParent, "cgroup-parent", "berth", "Parent cgroup for containers")
+	f.StringVarP(&cfg.Bridge, "bridge", "b", "berth0", "Name of the default bridge network's interface")
+	f.Var(prefixFlag{&cfg.BIP}, "bip", "Default bridge's gateway address and prefix (e.g. 172.30.0.1/16)")
 	f.BoolVarP(&debug, "debug", "D", false, "Enable debug logging")
 	f.IntVar(&groupGID, "group-gid", 0, "Group ID that owns the socket (mode 0660)")
 	return cmd
@@ -66,3 +69,24 @@ func runDaemon(ctx context.Context, log *slog.Logger, host string, cfg daemon.Co
 	srv := server.New(d, log, server.Options{})
 	return srv.Serve(ctx, l)
 }
+
+// prefixFlag is a pflag.Value for an address/prefix like 172.30.0.1/16.
+type prefixFlag struct{ p *netip.Prefix }
+
+func (f prefixFlag) String() string {
+	if f.p == nil || !f.p.IsValid() {
+		return ""
+	}
+	return f.p.String()
+}
+
+func (f prefixFlag) Set(s string) error {
+	p, err := netip.ParsePrefix(s)
+	if err != nil || !p.Addr().Is4() {
+		return fmt.Errorf("invalid --bip %q: want an IPv4 address with prefix, like 172.30.0.1/16", s)
+	}
+	*f.p = p
+	return nil
+}
+
+func (prefixFlag) Type() string { return "CIDR" }

@@ -1,6 +1,10 @@
 package testenv
 
 import (
+	"os/exec"
+	"slices"
+
+	"github.com/google/nftables"
 	"os"
 	"path/filepath"
 	"sort"
@@ -116,4 +120,41 @@ func CheckLeaks(t testing.TB, d *Daemon) {
 	if c := containerCgroups(d.CgroupParent); len(c) > 0 {
 		t.Errorf("leaked cgroups: %v", c)
 	}
+}
+
+// checkNetworkLeaks fails the test if a stopped daemon (with no containers
+// left) kept its bridges, a veth on them, or its nftables table.
+func checkNetworkLeaks(t testing.TB, defaultBridge string, bridges []string) {
+	t.Helper()
+	for _, b := range bridges {
+		if _, err := os.Stat("/sys/class/net/" + b); err == nil {
+			ports, _ := filepath.Glob("/sys/class/net/" + b + "/brif/*")
+			t.Errorf("leaked bridge %s (ports %v)", b, ports)
+			_ = exec.Command("ip", "link", "del", b).Run()
+		}
+	}
+	if tables := NFTables(); slices.Contains(tables, "berth-"+defaultBridge) {
+		t.Errorf("leaked nftables table berth-%s", defaultBridge)
+		if c, err := nftables.New(); err == nil {
+			c.DelTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: "berth-" + defaultBridge})
+			_ = c.Flush()
+		}
+	}
+}
+
+// NFTables lists the names of the host's IPv4 nftables tables.
+func NFTables() []string {
+	c, err := nftables.New()
+	if err != nil {
+		return nil
+	}
+	ts, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, t := range ts {
+		out = append(out, t.Name)
+	}
+	return out
 }

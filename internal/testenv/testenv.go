@@ -151,9 +151,13 @@ type Daemon struct {
 	ExecRoot     string
 	Socket       string
 	CgroupParent string
-	LogPath      string
-	cmd          *exec.Cmd
-	exited       chan struct{}
+	// Bridge is the daemon's default bridge (--bridge), unique per daemon.
+	Bridge  string
+	LogPath string
+	// Args are extra daemon flags, used by every (re)start.
+	Args   []string
+	cmd    *exec.Cmd
+	exited chan struct{}
 }
 
 func randHex(n int) string {
@@ -176,6 +180,7 @@ func StartDaemon(t testing.TB) *Daemon {
 		t: t, bin: bin, Dir: dir,
 		DataRoot: filepath.Join(dir, "data"), ExecRoot: filepath.Join(dir, "exec"),
 		Socket: filepath.Join(dir, "s.sock"), CgroupParent: "berth-test-" + randHex(4),
+		Bridge:  "bt" + randHex(5),
 		LogPath: filepath.Join(dir, "daemon.log"),
 	}
 	t.Cleanup(d.cleanup)
@@ -189,8 +194,9 @@ func (d *Daemon) start() {
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	d.cmd = exec.Command(d.bin, "daemon", "--host", d.Host(), "--data-root", d.DataRoot,
-		"--exec-root", d.ExecRoot, "--cgroup-parent", d.CgroupParent, "--debug")
+	args := append([]string{"daemon", "--host", d.Host(), "--data-root", d.DataRoot,
+		"--exec-root", d.ExecRoot, "--cgroup-parent", d.CgroupParent, "--bridge", d.Bridge, "--debug"}, d.Args...)
+	d.cmd = exec.Command(d.bin, args...)
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	if err := d.cmd.Start(); err != nil {
 		d.t.Fatal(err)
@@ -341,6 +347,20 @@ func (d *Daemon) Restart() {
 	d.start()
 }
 
+// bridges lists the bridge links of the daemon's networks.
+func (d *Daemon) bridges() []string {
+	out := []string{d.Bridge}
+	ids := strings.Fields(d.Docker("network", "ls", "-q", "--no-trunc", "--filter", "type=custom").Stdout)
+	for _, id := range ids {
+		name := strings.TrimSpace(d.Docker("network", "inspect", "-f", `{{index .Options "com.docker.network.bridge.name"}}`, id).Stdout)
+		if name == "" || strings.Contains(name, "no value") {
+			name = "br-" + id[:12]
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
 // Eventually polls cond until it holds or the timeout passes.
 func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -370,7 +390,9 @@ func (d *Daemon) cleanup() {
 	if ids := strings.Fields(d.Docker("ps", "-aq").Stdout); len(ids) > 0 {
 		d.Docker(append([]string{"rm", "-f"}, ids...)...)
 	}
+	bridges := d.bridges()
 	d.Stop()
+	checkNetworkLeaks(d.t, d.Bridge, bridges)
 	killProcessesMentioning(d.ExecRoot)
 	unmountUnder(d.Dir)
 	CheckLeaks(d.t, d)

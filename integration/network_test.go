@@ -1,0 +1,342 @@
+package integration
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-project/berth/internal/testenv"
+)
+
+// webCmd runs busybox httpd serving "hello from NAME" on port 80.
+func webCmd(name string) []string {
+	return []string{"sh", "-c", "mkdir -p /www && echo hello from " + name + " > /www/index.html && exec httpd -f -p 80 -h /www"}
+}
+
+func waitHTTP(t *testing.T, url, want string) {
+	t.Helper()
+	var last string
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		body, err := testenv.HTTPGet(url)
+		if err == nil && strings.Contains(body, want) {
+			return
+		}
+		last = fmt.Sprint(body, err)
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("GET %s: want %q, last got %s", url, want, last)
+}
+
+func TestPublishedPorts(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	hostIP := testenv.HostIP(t)
+	port := testenv.FreePort(t)
+
+	d.MustDocker(append([]string{"run", "-d", "--name", "web", "-p", fmt.Sprintf("%d:80", port), "busybox"}, webCmd("web")...)...)
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "hello from web")
+	waitHTTP(t, fmt.Sprintf("http://%s:%d/", hostIP, port), "hello from web")
+	if out := d.MustDocker("port", "web"); !strings.Contains(out, fmt.Sprintf("80/tcp -> 0.0.0.0:%d", port)) {
+		t.Errorf("docker port web = %q", out)
+	}
+	if out := d.MustDocker("ps", "--format", "{{.Ports}}", "--filter", "name=web"); !strings.Contains(out, fmt.Sprintf("0.0.0.0:%d->80/tcp", port)) {
+		t.Errorf("ps PORTS = %q", out)
+	}
+	// Hairpin: a container reaches a published port through the host's address.
+	if out := d.MustDocker("run", "--rm", "busybox", "sh", "-c", fmt.Sprintf("echo 'GET / HTTP/1.0' | nc -w 3 %s %d", hostIP, port)); !strings.Contains(out, "hello from web") {
+		t.Errorf("hairpin through %s:%d: %q", hostIP, port, out)
+	}
+
+	// A taken port: a clear error, and the container is not left half-wired.
+	r := d.Docker("run", "-d", "--name", "clash", "-p", fmt.Sprintf("%d:80", port), "busybox", "sleep", "100")
+	if r.Code == 0 || !strings.Contains(r.Stderr, "port is already allocated") {
+		t.Fatalf("second -p %d: %s", port, r)
+	}
+	if st := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.State.Running}} {{.State.ExitCode}}", "clash")); st != "false 128" {
+		t.Errorf("clash state = %q", st)
+	}
+	if n := testenv.NFTRuleCount(t, "berth-"+d.Bridge, "ports"); n != 1 {
+		t.Errorf("ports chain has %d rules after a failed start, want 1", n)
+	}
+	// A port used by another process is refused the same way.
+	busy, err := net.Listen("tcp4", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	bp := busy.Addr().(*net.TCPAddr).Port
+	if r := d.Docker("run", "--rm", "-p", fmt.Sprintf("%d:80", bp), "busybox", "true"); r.Code != 125 || !strings.Contains(r.Stderr, "failed") {
+		t.Errorf("-p on a port another process holds: %s", r)
+	}
+
+	// -P publishes EXPOSEd ports on random host ports; 127.0.0.1 bindings
+	// only answer there; udp too.
+	d.MustDocker(append([]string{"run", "-d", "--name", "pall", "--expose", "80", "-P", "busybox"}, webCmd("pall")...)...)
+	out := strings.TrimSpace(d.MustDocker("port", "pall", "80"))
+	_, hp, ok := strings.Cut(strings.Split(out, "\n")[0], "0.0.0.0:")
+	if !ok {
+		t.Fatalf("docker port pall 80 = %q", out)
+	}
+	if n, _ := strconv.Atoi(hp); n < 1024 {
+		t.Fatalf("-P gave host port %q", hp)
+	}
+	waitHTTP(t, "http://127.0.0.1:"+hp+"/", "hello from pall")
+
+	lport := testenv.FreePort(t)
+	d.MustDocker(append([]string{"run", "-d", "--name", "local", "-p", fmt.Sprintf("127.0.0.1:%d:80", lport), "busybox"}, webCmd("local")...)...)
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", lport), "hello from local")
+	if _, err := testenv.HTTPGet(fmt.Sprintf("http://%s:%d/", hostIP, lport)); err == nil {
+		t.Errorf("a 127.0.0.1 binding answered on %s", hostIP)
+	}
+
+	uport := testenv.FreePort(t)
+	// busybox has no UDP server to answer through the port: check the
+	// binding (the DNAT rule is the same code as TCP's).
+	d.MustDocker("run", "-d", "--name", "udp", "-p", fmt.Sprintf("%d:9999/udp", uport), "busybox", "sleep", "1000")
+	if out := d.MustDocker("port", "udp"); !strings.Contains(out, fmt.Sprintf("9999/udp -> 0.0.0.0:%d", uport)) {
+		t.Errorf("docker port udp = %q", out)
+	}
+	if c, err := net.ListenPacket("udp4", fmt.Sprintf("0.0.0.0:%d", uport)); err == nil {
+		c.Close()
+		t.Errorf("udp port %d is not held", uport)
+	}
+
+	// Stopping the container frees the port and removes the rule.
+	d.MustDocker("rm", "-f", "web")
+	if n := testenv.NFTRuleCount(t, "berth-"+d.Bridge, "ports"); n != 3 {
+		t.Errorf("ports chain has %d rules, want 3 (pall, local, udp)", n)
+	}
+	d.MustDocker("start", "clash")
+}
+
+func TestPublishedPortSurvivesDaemonKill(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	port := testenv.FreePort(t)
+	d.MustDocker(append([]string{"run", "-d", "--name", "web", "-p", fmt.Sprintf("%d:80", port), "busybox"}, webCmd("web")...)...)
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	waitHTTP(t, url, "hello from web")
+	d.Kill9()
+	waitHTTP(t, url, "hello from web") // the kernel keeps forwarding
+	d.Restart()
+	waitHTTP(t, url, "hello from web")
+	table := "berth-" + d.Bridge
+	if n := testenv.NFTRuleCount(t, table, "ports"); n != 1 {
+		t.Errorf("after restart the ports chain has %d rules, want 1", n)
+	}
+	if n := testenv.NFTRuleCount(t, table, "prerouting"); n != 1 {
+		t.Errorf("after restart prerouting has %d rules, want 1", n)
+	}
+	// The port is held again: another container cannot take it.
+	if r := d.Docker("run", "--rm", "-p", fmt.Sprintf("%d:80", port), "busybox", "true"); r.Code == 0 {
+		t.Errorf("port %d taken twice after restart", port)
+	}
+	// A container that died while the daemon was away loses its network.
+	d.MustDocker("run", "-d", "--name", "gone", "busybox", "sleep", "1000")
+	pid := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.State.Pid}}", "gone"))
+	veth := vethOf(t, d, "gone")
+	d.Kill9()
+	_ = exec.Command("kill", "-9", pid).Run()
+	d.Restart()
+	testenv.Eventually(t, 5*time.Second, "stale veth removal", func() bool {
+		return exec.Command("ip", "link", "show", veth).Run() != nil
+	})
+}
+
+// vethOf finds the host side of a running container's eth0.
+func vethOf(t *testing.T, d *testenv.Daemon, name string) string {
+	t.Helper()
+	idx := strings.TrimSpace(d.MustDocker("exec", name, "cat", "/sys/class/net/eth0/iflink"))
+	out, err := exec.Command("ip", "-o", "link").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) > 1 && strings.TrimSuffix(f[0], ":") == idx {
+			n, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+			return n
+		}
+	}
+	t.Fatalf("no host link with index %s", idx)
+	return ""
+}
+
+func TestUserNetworksDNSAndIsolation(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+
+	id := strings.TrimSpace(d.MustDocker("network", "create", "--label", "app=demo", "webnet"))
+	if len(id) != 64 {
+		t.Fatalf("network create printed %q", id)
+	}
+	if r := d.Docker("network", "create", "webnet"); r.Code == 0 || !strings.Contains(r.Stderr, "already exists") {
+		t.Errorf("duplicate network create: %s", r)
+	}
+	d.MustDocker("network", "create", "--subnet", "10.123.0.0/24", "--gateway", "10.123.0.254", "--ip-range", "10.123.0.128/25", "other")
+	d.MustBerth("network", "create", "--internal", "sealed")
+	if out := d.MustDocker("network", "ls", "--filter", "label=app=demo", "--format", "{{.Name}}"); strings.TrimSpace(out) != "webnet" {
+		t.Errorf("ls --filter label = %q", out)
+	}
+
+	d.MustDocker("run", "-d", "--name", "a", "--network", "webnet", "--network-alias", "alpha", "busybox", "sleep", "1000")
+	d.MustDocker(append([]string{"run", "-d", "--name", "b", "--network", "webnet", "busybox"}, webCmd("b")...)...)
+	for _, target := range []string{"a", "alpha"} {
+		if r := d.Docker("exec", "b", "ping", "-c", "1", "-W", "2", target); r.Code != 0 {
+			t.Errorf("ping %s from b: %s", target, r)
+		}
+	}
+	aID := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.Id}}", "a"))
+	if r := d.Docker("exec", "b", "nslookup", aID[:12]); r.Code != 0 || !strings.Contains(r.Stdout, "Address") {
+		t.Errorf("short ID lookup: %s", r)
+	}
+	if out := d.MustDocker("exec", "a", "wget", "-q", "-O-", "http://b/"); !strings.Contains(out, "hello from b") {
+		t.Errorf("wget http://b/ from a = %q", out)
+	}
+	if r := d.Docker("exec", "a", "nslookup", "nosuchname.invalid"); r.Code == 0 {
+		t.Errorf("nosuchname resolved: %s", r)
+	}
+
+	// Another network: a static address in its range, no route to webnet.
+	d.MustDocker("run", "-d", "--name", "c", "--network", "other", "--ip", "10.123.0.200", "busybox", "sleep", "1000")
+	if ip := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.NetworkSettings.Networks.other.IPAddress}}", "c")); ip != "10.123.0.200" {
+		t.Errorf("static ip = %q", ip)
+	}
+	bIP := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.NetworkSettings.Networks.webnet.IPAddress}}", "b"))
+	if r := d.Docker("exec", "c", "ping", "-c", "1", "-W", "1", bIP); r.Code == 0 {
+		t.Errorf("c on another network reached b (%s)", bIP)
+	}
+	if r := d.Docker("exec", "c", "nslookup", "b"); r.Code == 0 {
+		t.Errorf("c resolved b across networks: %s", r)
+	}
+	if r := d.Docker("run", "--rm", "--network", "other", "--ip", "10.123.0.200", "busybox", "true"); r.Code == 0 {
+		t.Errorf("the same static address twice: %s", r)
+	}
+	if r := d.Docker("run", "--rm", "--ip", "172.17.9.9", "busybox", "true"); r.Code == 0 || !strings.Contains(r.Stderr, "user configured subnets") {
+		t.Errorf("--ip on the default bridge: %s", r)
+	}
+
+	// connect / disconnect a running container.
+	d.MustDocker("network", "connect", "--alias", "cee", "webnet", "c")
+	if r := d.Docker("exec", "b", "ping", "-c", "1", "-W", "2", "cee"); r.Code != 0 {
+		t.Errorf("ping cee after connect: %s", r)
+	}
+	var insp []struct {
+		Containers map[string]struct{ Name, IPv4Address string }
+	}
+	if err := json.Unmarshal([]byte(d.MustDocker("network", "inspect", "webnet")), &insp); err != nil || len(insp) != 1 {
+		t.Fatalf("network inspect: %v", err)
+	}
+	if len(insp[0].Containers) != 3 {
+		t.Errorf("webnet has %d containers, want 3: %+v", len(insp[0].Containers), insp[0].Containers)
+	}
+	d.MustDocker("network", "disconnect", "webnet", "c")
+	if r := d.Docker("exec", "b", "ping", "-c", "1", "-W", "1", "cee"); r.Code == 0 {
+		t.Errorf("cee still reachable after disconnect")
+	}
+
+	// --internal: names work inside, nothing leaves.
+	d.MustDocker("run", "-d", "--name", "s1", "--network", "sealed", "busybox", "sleep", "1000")
+	if r := d.Docker("run", "--rm", "--network", "sealed", "busybox", "ping", "-c", "1", "-W", "2", "s1"); r.Code != 0 {
+		t.Errorf("ping inside an internal network: %s", r)
+	}
+	o := testenv.NewOutside(t, 31)
+	if r := d.Docker("run", "--rm", "--network", "sealed", "busybox", "ping", "-c", "1", "-W", "1", o.IP); r.Code == 0 {
+		t.Errorf("an internal network reached %s", o.IP)
+	}
+
+	if r := d.Docker("network", "rm", "webnet"); r.Code == 0 || !strings.Contains(r.Stderr, "active endpoints") {
+		t.Errorf("rm of a network in use: %s", r)
+	}
+	if r := d.Docker("network", "rm", "bridge"); r.Code == 0 || !strings.Contains(r.Stderr, "pre-defined") {
+		t.Errorf("rm bridge: %s", r)
+	}
+	d.MustDocker("rm", "-f", "a", "b", "c", "s1")
+	if out := d.MustDocker("network", "prune", "-f"); !strings.Contains(out, "webnet") || !strings.Contains(out, "sealed") {
+		t.Errorf("network prune = %q", out)
+	}
+	if out := d.MustDocker("network", "ls", "--format", "{{.Name}}"); strings.Contains(out, "webnet") {
+		t.Errorf("webnet still listed after prune:\n%s", out)
+	}
+}
+
+func TestEgressIsMasqueraded(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	o := testenv.NewOutside(t, 32)
+	l := o.Listen(t)
+	port := l.Addr().(*net.TCPAddr).Port
+	seen := make(chan string, 4)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+			seen <- host
+			fmt.Fprintf(c, "HTTP/1.0 200 OK\r\n\r\nyou are %s\n", host)
+			c.Close()
+		}
+	}()
+	for _, net := range []string{"", "egress"} {
+		args := []string{"run", "--rm"}
+		if net != "" {
+			d.MustDocker("network", "create", net)
+			args = append(args, "--network", net)
+		}
+		args = append(args, "busybox", "wget", "-q", "-O-", fmt.Sprintf("http://%s:%d/", o.IP, port))
+		out := d.MustDocker(args...)
+		if !strings.Contains(out, "you are "+o.HostIP) {
+			t.Errorf("network %q: outside answered %q, want the host's %s", net, out, o.HostIP)
+		}
+		select {
+		case from := <-seen:
+			if from != o.HostIP {
+				t.Errorf("outside saw %s, want %s", from, o.HostIP)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("outside saw no connection")
+		}
+	}
+	d.MustDocker("network", "rm", "egress")
+}
+
+func TestNetworkDockerPy(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	port := testenv.FreePort(t)
+	script := fmt.Sprintf(`
+import docker
+c = docker.DockerClient(base_url=%q)
+n = c.networks.create("pynet", driver="bridge", labels={"k": "v"})
+web = c.containers.run("busybox", ["sh", "-c", "mkdir /www; echo hi-py > /www/index.html; exec httpd -f -p 80 -h /www"],
+                       detach=True, name="pyweb", network="pynet", ports={"80/tcp": %d})
+web.reload()
+print("ip", web.attrs["NetworkSettings"]["Networks"]["pynet"]["IPAddress"])
+print("ports", web.ports)
+out = c.containers.run("busybox", ["wget", "-q", "-O-", "http://pyweb/"], network="pynet", remove=True)
+print("body", out.decode().strip())
+n.reload()
+print("members", len(n.containers))
+web.remove(force=True)
+n.remove()
+`, d.Host(), port)
+	r := d.Run(nil, 60*time.Second, "python3", "-c", script)
+	if r.Code != 0 {
+		t.Fatalf("docker-py: %s", r)
+	}
+	for _, want := range []string{"ip 172.", fmt.Sprintf("'HostPort': '%d'", port), "body hi-py", "members 1"} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("docker-py output lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+}
