@@ -306,4 +306,3 @@ func (a *app) networkInspectCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template")
 	return cmd
 }
-
