@@ -247,7 +247,7 @@ func TestValidateHostConfig(t *testing.T) {
 		{"default", apicontainer.HostConfig{}, true},
 		{"rm with restart", apicontainer.HostConfig{AutoRemove: true, RestartPolicy: apicontainer.RestartPolicy{Name: "always"}}, false},
 		{"tiny memory", apicontainer.HostConfig{Resources: apicontainer.Resources{Memory: 1024}}, false},
-		{"unknown network", apicontainer.HostConfig{NetworkMode: "nosuchnet"}, false},
+		{"container: without a name", apicontainer.HostConfig{NetworkMode: "container:"}, false},
 		{"host network", apicontainer.HostConfig{NetworkMode: "host"}, true},
 	}
 	for _, tt := range tests {

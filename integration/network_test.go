@@ -283,6 +283,15 @@ func TestEgressIsMasqueraded(t *testing.T) {
 			}
 			host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
 			seen <- host
+			// Read the request first: closing with unread data resets the
+			// connection before the client sees the answer.
+			br := bufio.NewReader(c)
+			for {
+				line, err := br.ReadString('\n')
+				if err != nil || strings.TrimSpace(line) == "" {
+					break
+				}
+			}
 			fmt.Fprintf(c, "HTTP/1.0 200 OK\r\n\r\nyou are %s\n", host)
 			c.Close()
 		}

@@ -14,7 +14,6 @@ package network
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -71,6 +70,9 @@ type Manager struct {
 	sandboxes map[string]*Sandbox // by container ID
 	reserved  map[string]io.Closer
 	dns       map[string]*dnsServer // by network ID
+	// cleanups counts the background removals of links and namespaces
+	// of stopped containers; Close waits for them.
+	cleanups sync.WaitGroup
 }
 
 // New opens the networking state, creates the predefined networks on first
@@ -589,10 +591,13 @@ func (m *Manager) Remove(ctx context.Context, ref string) error {
 	return nil
 }
 
-// vethName is the host side of a container's endpoint on a network.
-func vethName(containerID, networkID string) string {
-	sum := sha256.Sum256([]byte(containerID + "/" + networkID))
-	return "veth" + hex.EncodeToString(sum[:])[:7]
+// vethName names the host side of a new endpoint. Names are random, not
+// derived from the container, so a restarting container never collides
+// with the links of its previous run that are still being removed.
+func vethName() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return "veth" + hex.EncodeToString(b)[:7]
 }
 
 // Setup creates a container's network namespace, its endpoints and its
@@ -600,19 +605,22 @@ func vethName(containerID, networkID string) string {
 func (m *Manager) Setup(ctx context.Context, req SetupRequest) (*Sandbox, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	defer func(t time.Time) { m.log.Debug("network setup", "container", req.ContainerID, "took", time.Since(t)) }(time.Now())
 	if old := m.sandboxes[req.ContainerID]; old != nil {
 		// A stale sandbox from an exit the daemon did not see: replace it.
-		m.teardownLocked(old)
+		m.teardownLocked(old, false)
 	}
-	sb := &Sandbox{ContainerID: req.ContainerID, Name: strings.TrimPrefix(req.Name, "/"), NetNS: filepath.Join(m.cfg.StateDir, req.ContainerID)}
-	_ = removeNetNS(sb.NetNS)
+	suffix := make([]byte, 3)
+	_, _ = rand.Read(suffix)
+	sb := &Sandbox{ContainerID: req.ContainerID, Name: strings.TrimPrefix(req.Name, "/"),
+		NetNS: filepath.Join(m.cfg.StateDir, req.ContainerID[:min(12, len(req.ContainerID))]+"-"+hex.EncodeToString(suffix))}
 	if err := createNetNS(sb.NetNS); err != nil {
 		return nil, err
 	}
 	ok := false
 	defer func() {
 		if !ok {
-			m.teardownLocked(sb)
+			m.teardownLocked(sb, false)
 		}
 	}()
 	if err := upNetNSLoopback(sb.NetNS); err != nil {
@@ -701,7 +709,7 @@ func (m *Manager) addEndpointLocked(sb *Sandbox, er EndpointRequest, dnsServers 
 	}
 	ep := &Endpoint{
 		ID: newID(), NetworkID: n.ID, IfName: fmt.Sprintf("eth%d", len(sb.Endpoints)),
-		HostVeth: vethName(sb.ContainerID, n.ID), IP: ip, Bits: n.Subnet.Bits(), Gateway: n.Gateway,
+		HostVeth: vethName(), IP: ip, Bits: n.Subnet.Bits(), Gateway: n.Gateway,
 		MAC: macFor(ip).String(), Aliases: er.Aliases, DNS: dnsServers,
 	}
 	if err := plugVeth(sb.NetNS, n.Bridge, ep.HostVeth, ep.IfName, ip, ep.Bits, n.Gateway, route, n.MTU); err != nil {
@@ -774,11 +782,16 @@ func (m *Manager) Teardown(ctx context.Context, containerID string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if sb := m.sandboxes[containerID]; sb != nil {
-		m.teardownLocked(sb)
+		m.teardownLocked(sb, true)
 	}
 }
 
-func (m *Manager) teardownLocked(sb *Sandbox) {
+// teardownLocked removes a sandbox. Ports, rules and names go at once;
+// with async the links, namespace and addresses are released in the
+// background (deleting a link waits for the kernel, ~10 ms), which keeps
+// that wait out of `run --rm`.
+func (m *Manager) teardownLocked(sb *Sandbox, async bool) {
+	defer func(t time.Time) { m.log.Debug("network teardown", "container", sb.ContainerID, "took", time.Since(t)) }(time.Now())
 	if c := m.reserved[sb.ContainerID]; c != nil {
 		c.Close()
 		delete(m.reserved, sb.ContainerID)
@@ -790,22 +803,49 @@ func (m *Manager) teardownLocked(sb *Sandbox) {
 			m.log.Warn("remove published ports", "container", sb.ContainerID, "err", err)
 		}
 	}
-	for _, ep := range sb.Endpoints {
-		if err := deleteLink(ep.HostVeth); err != nil {
-			m.log.Warn("remove veth", "container", sb.ContainerID, "veth", ep.HostVeth, "err", err)
-		}
-		if a := m.alloc[ep.NetworkID]; a != nil {
-			a.release(ep.IP, sb.ContainerID)
-		}
-	}
-	if err := removeNetNS(sb.NetNS); err != nil {
-		m.log.Warn("remove netns", "container", sb.ContainerID, "err", err)
-	}
 	if known {
 		if err := m.deleteSandbox(sb.ContainerID); err != nil {
 			m.log.Warn("forget sandbox", "container", sb.ContainerID, "err", err)
 		}
 	}
+	for _, ep := range sb.Endpoints {
+		if a := m.alloc[ep.NetworkID]; a != nil {
+			// Held until the link is gone, then freed below.
+			if a.used[ep.IP] == sb.ContainerID {
+				a.used[ep.IP] = "releasing:" + sb.ContainerID
+			}
+		}
+	}
+	release := func() {
+		for _, ep := range sb.Endpoints {
+			if err := deleteLink(ep.HostVeth); err != nil {
+				m.log.Warn("remove veth", "container", sb.ContainerID, "veth", ep.HostVeth, "err", err)
+			}
+		}
+		if err := removeNetNS(sb.NetNS); err != nil {
+			m.log.Warn("remove netns", "container", sb.ContainerID, "err", err)
+		}
+	}
+	free := func() {
+		for _, ep := range sb.Endpoints {
+			if a := m.alloc[ep.NetworkID]; a != nil {
+				a.release(ep.IP, "releasing:"+sb.ContainerID)
+			}
+		}
+	}
+	if !async {
+		release()
+		free()
+		return
+	}
+	m.cleanups.Add(1)
+	go func() {
+		defer m.cleanups.Done()
+		release()
+		m.mu.Lock()
+		free()
+		m.mu.Unlock()
+	}()
 }
 
 // reservePorts re-binds the host ports of a restored sandbox.
@@ -831,7 +871,7 @@ func (m *Manager) Reconcile(ctx context.Context, alive func(containerID string) 
 	for id, sb := range m.sandboxes {
 		if !alive(id) {
 			m.log.Info("removing the network of a container that is gone", "container", id)
-			m.teardownLocked(sb)
+			m.teardownLocked(sb, false)
 		}
 	}
 	owned := map[string]bool{}
@@ -869,6 +909,7 @@ func (m *Manager) Reconcile(ctx context.Context, alive func(containerID string) 
 // networks stay defined and come back with the next daemon); otherwise
 // everything stays so running containers keep their networking.
 func (m *Manager) Close() error {
+	m.cleanups.Wait()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for id, s := range m.dns {
