@@ -43,6 +43,9 @@ func TestPublishedPorts(t *testing.T) {
 	d.MustDocker(append([]string{"run", "-d", "--name", "web", "-p", fmt.Sprintf("%d:80", port), "busybox"}, webCmd("web")...)...)
 	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "hello from web")
 	waitHTTP(t, fmt.Sprintf("http://%s:%d/", hostIP, port), "hello from web")
+	if hostHasIPv6() {
+		waitHTTP(t, fmt.Sprintf("http://[::1]:%d/", port), "hello from web")
+	}
 	if out := d.MustDocker("port", "web"); !strings.Contains(out, fmt.Sprintf("80/tcp -> 0.0.0.0:%d", port)) {
 		t.Errorf("docker port web = %q", out)
 	}
@@ -127,6 +130,9 @@ func TestPublishedPortSurvivesDaemonKill(t *testing.T) {
 	waitHTTP(t, url, "hello from web") // the kernel keeps forwarding
 	d.Restart()
 	waitHTTP(t, url, "hello from web")
+	if hostHasIPv6() {
+		waitHTTP(t, fmt.Sprintf("http://[::1]:%d/", port), "hello from web")
+	}
 	table := "berth-" + d.Bridge
 	if n := testenv.NFTRuleCount(t, table, "ports"); n != 1 {
 		t.Errorf("after restart the ports chain has %d rules, want 1", n)
@@ -348,4 +354,13 @@ n.remove()
 			t.Errorf("docker-py output lacks %q:\n%s", want, r.Stdout)
 		}
 	}
+}
+
+func hostHasIPv6() bool {
+	l, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
 }

@@ -63,6 +63,7 @@ type Manager struct {
 	cfg   Config
 	log   *slog.Logger
 	table string
+	ipv6  bool // the host has IPv6: published TCP ports also answer on [::]
 
 	mu        sync.Mutex
 	networks  map[string]*Network // by ID
@@ -91,7 +92,7 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 		return nil, fmt.Errorf("create %s: %w", cfg.StateDir, err)
 	}
 	m := &Manager{
-		cfg: cfg, log: cfg.Log, table: "berth-" + cfg.DefaultBridge,
+		cfg: cfg, log: cfg.Log, table: "berth-" + cfg.DefaultBridge, ipv6: hostHasIPv6(),
 		networks: map[string]*Network{}, alloc: map[string]*allocator{},
 		sandboxes: map[string]*Sandbox{}, reserved: map[string]io.Closer{}, dns: map[string]*dnsServer{},
 	}
@@ -648,7 +649,20 @@ func (m *Manager) Setup(ctx context.Context, req SetupRequest) (*Sandbox, error)
 			if !hip.IsValid() {
 				hip = netip.IPv4Unspecified()
 			}
-			sb.Ports = append(sb.Ports, PortMapping{Proto: pr.Proto, HostIP: hip, HostPort: port, ContainerPort: pr.ContainerPort, ContainerIP: ep.IP})
+			pm := PortMapping{Proto: pr.Proto, HostIP: hip, HostPort: port, ContainerPort: pr.ContainerPort, ContainerIP: ep.IP}
+			sb.Ports = append(sb.Ports, pm)
+			if hip.IsUnspecified() && pr.Proto == "tcp" && m.ipv6 {
+				// The same port on the host's IPv6 addresses, as Docker
+				// shows it: [::]:4000->80/tcp.
+				p6, err := startProxy6(port, netip.AddrPortFrom(ep.IP, pr.ContainerPort))
+				if err != nil {
+					m.log.Warn("publish on IPv6", "port", port, "err", err)
+				} else {
+					cs = append(cs, p6)
+					pm.HostIP = netip.IPv6Unspecified()
+					sb.Ports = append(sb.Ports, pm)
+				}
+			}
 		}
 		m.reserved[sb.ContainerID] = cs
 	}
@@ -852,7 +866,13 @@ func (m *Manager) teardownLocked(sb *Sandbox, async bool) {
 func (m *Manager) reservePorts(sb *Sandbox) {
 	var cs closers
 	for _, pm := range sb.Ports {
-		_, c, err := reservePort(pm.Proto, pm.HostIP, pm.HostPort, pm.HostPort)
+		var c io.Closer
+		var err error
+		if pm.HostIP.Is6() {
+			c, err = startProxy6(pm.HostPort, netip.AddrPortFrom(pm.ContainerIP, pm.ContainerPort))
+		} else {
+			_, c, err = reservePort(pm.Proto, pm.HostIP, pm.HostPort, pm.HostPort)
+		}
 		if err != nil {
 			m.log.Warn("re-reserve published port", "container", sb.ContainerID, "port", pm.HostPort, "err", err)
 			continue

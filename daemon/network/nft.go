@@ -140,6 +140,9 @@ func buildRules(st ruleState) []chainRules {
 	pre.rules = append(pre.rules, jumpPorts)
 	out.rules = append(out.rules, append(matchLocal(true), &expr.Verdict{Kind: expr.VerdictJump, Chain: "ports"}))
 	for _, pm := range st.ports {
+		if pm.HostIP.Is6() {
+			continue // relayed by proxy6, not NATed
+		}
 		ports.rules = append(ports.rules, dnatRule(pm))
 	}
 	for _, n := range st.networks {

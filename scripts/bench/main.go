@@ -6,6 +6,8 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,7 +40,7 @@ func run() error {
 	sock := filepath.Join(dir, "s.sock")
 	host := "unix://" + sock
 	daemon := exec.Command(bin, "daemon", "--host", host, "--data-root", filepath.Join(dir, "data"),
-		"--exec-root", filepath.Join(dir, "exec"), "--cgroup-parent", "berth-bench")
+		"--exec-root", filepath.Join(dir, "exec"), "--cgroup-parent", "berth-bench", "--bridge", "berthbench0")
 	logf, _ := os.Create(filepath.Join(dir, "daemon.log"))
 	daemon.Stdout, daemon.Stderr = logf, logf
 	if err := daemon.Start(); err != nil {
@@ -103,6 +105,14 @@ func run() error {
 	}
 	if d, err := median("docker", "run", "--rm", "--network", "none", "busybox", "true"); err == nil {
 		fmt.Printf("%-58s %12s %12s\n", "docker CLI → berth: run --rm --network none busybox true", ms(d), "(reference)")
+	}
+	if d, err := median(bin, "run", "--rm", "busybox", "true"); err == nil {
+		fmt.Printf("%-58s %12s %12s\n", "berth run --rm busybox true, default bridge (median)", ms(d), "≤ 55 ms")
+	} else {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	if err := benchPublishedPorts(bin, env); err != nil {
+		fmt.Fprintln(os.Stderr, "published port figures:", err)
 	}
 	start := time.Now()
 	for i := 0; i < 20; i++ {
@@ -179,4 +189,102 @@ func pidsMatching(s string) []int {
 		}
 	}
 	return out
+}
+
+// benchPublishedPorts compares a published port with the container's own
+// address: bulk TCP throughput into a sink, and new HTTP connections per
+// second against busybox httpd.
+func benchPublishedPorts(bin string, env []string) error {
+	out := func(args ...string) (string, error) {
+		c := exec.Command(bin, args...)
+		c.Env = env
+		b, err := c.Output()
+		return strings.TrimSpace(string(b)), err
+	}
+	script := `printf '#!/bin/sh\nexec cat >/dev/null\n' >/sink && chmod +x /sink && mkdir -p /www && echo ok >/www/index.html && httpd -p 80 -h /www && exec nc -ll -p 5000 -e /sink`
+	if _, err := out("run", "-d", "--name", "netbench", "-p", "127.0.0.1::5000", "-p", "127.0.0.1::80", "busybox", "sh", "-c", script); err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
+	defer out("rm", "-f", "netbench")
+	ip, err := out("inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", "netbench")
+	if err != nil {
+		return err
+	}
+	hostAddr := func(port string) (string, error) {
+		s, err := out("port", "netbench", port)
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimSpace(strings.Split(s, "\n")[0]), nil
+	}
+	sinkPub, err := hostAddr("5000/tcp")
+	if err != nil {
+		return err
+	}
+	webPub, err := hostAddr("80/tcp")
+	if err != nil {
+		return err
+	}
+	time.Sleep(300 * time.Millisecond)
+	const size = 256 << 20
+	buf := make([]byte, 1<<20)
+	throughput := func(addr string) (float64, error) {
+		best := 0.0
+		for i := 0; i < 5; i++ {
+			start := time.Now()
+			c, err := net.Dial("tcp4", addr)
+			if err != nil {
+				return 0, err
+			}
+			for n := 0; n < size; n += len(buf) {
+				if _, err := c.Write(buf); err != nil {
+					c.Close()
+					return 0, err
+				}
+			}
+			_ = c.(*net.TCPConn).CloseWrite()
+			_, _ = io.Copy(io.Discard, c)
+			c.Close()
+			if mbs := float64(size) / (1 << 20) / time.Since(start).Seconds(); mbs > best {
+				best = mbs
+			}
+		}
+		return best, nil
+	}
+	connRate := func(addr string) (float64, error) {
+		n := 0
+		start := time.Now()
+		for time.Since(start) < 2*time.Second {
+			c, err := net.Dial("tcp4", addr)
+			if err != nil {
+				return 0, err
+			}
+			_, _ = io.WriteString(c, "GET / HTTP/1.0\r\n\r\n")
+			_, _ = io.Copy(io.Discard, c)
+			c.Close()
+			n++
+		}
+		return float64(n) / time.Since(start).Seconds(), nil
+	}
+	direct, err := throughput(ip + ":5000")
+	if err != nil {
+		return err
+	}
+	pub, err := throughput(sinkPub)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%-58s %12s %12s\n", "TCP throughput, container IP (MB/s)", fmt.Sprintf("%.0f", direct), "")
+	fmt.Printf("%-58s %12s %12s\n", "TCP throughput, published port (% of direct)", fmt.Sprintf("%.0f %%", 100*pub/direct), "≥ 90 %")
+	cd, err := connRate(ip + ":80")
+	if err != nil {
+		return err
+	}
+	cp, err := connRate(webPub)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%-58s %12s %12s\n", "new connections/s, container IP", fmt.Sprintf("%.0f", cd), "")
+	fmt.Printf("%-58s %12s %12s\n", "new connections/s, published port (% of direct)", fmt.Sprintf("%.0f %%", 100*cp/cd), "≥ 90 %")
+	return nil
 }
