@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/berth-project/berth/internal/testenv"
 )
 
@@ -323,6 +325,70 @@ func TestEgressIsMasqueraded(t *testing.T) {
 		}
 	}
 	d.MustDocker("network", "rm", "egress")
+
+	// DNS: names the network does not know are forwarded, to the
+	// container's --dns servers when it has them.
+	ns := startOutsideDNS(t, o, "outside.test.", "10.99.0.7")
+	d.MustDocker("network", "create", "dnsnet")
+	out := d.MustDocker("run", "--rm", "--network", "dnsnet", "--dns", o.IP, "busybox", "sh", "-c", "cat /etc/resolv.conf; nslookup outside.test")
+	if !strings.Contains(out, "10.99.0.7") {
+		t.Errorf("forwarded lookup of outside.test:\n%s", out)
+	}
+	if strings.Contains(out, "nameserver "+o.IP) {
+		t.Errorf("--dns on a user network should stay behind the embedded resolver:\n%s", out)
+	}
+	ns.Shutdown()
+	d.MustDocker("network", "rm", "dnsnet")
+}
+
+// startOutsideDNS serves one A record on the outside namespace's port 53.
+func startOutsideDNS(t *testing.T, o *testenv.Outside, name, ip string) *dns.Server {
+	t.Helper()
+	pc := o.ListenPacket(t, "udp4", o.IP+":53")
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		switch {
+		case len(q.Question) != 1 || q.Question[0].Name != name:
+			m.Rcode = dns.RcodeNameError
+		case q.Question[0].Qtype == dns.TypeA:
+			m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.ParseIP(ip)})
+		}
+		_ = w.WriteMsg(m)
+	})}
+	go func() { _ = srv.ActivateAndServe() }()
+	return srv
+}
+
+func TestTwoDaemonsCoexist(t *testing.T) {
+	d1 := testenv.StartDaemon(t)
+	d2 := testenv.StartDaemon(t)
+	for _, d := range []*testenv.Daemon{d1, d2} {
+		d.ImportBusybox("busybox")
+		d.MustDocker("network", "create", "shared-name")
+	}
+	p1, p2 := testenv.FreePort(t), testenv.FreePort(t)
+	d1.MustDocker(append([]string{"run", "-d", "--name", "w", "--network", "shared-name", "-p", fmt.Sprintf("%d:80", p1), "busybox"}, webCmd("one")...)...)
+	d2.MustDocker(append([]string{"run", "-d", "--name", "w", "--network", "shared-name", "-p", fmt.Sprintf("%d:80", p2), "busybox"}, webCmd("two")...)...)
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", p1), "hello from one")
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", p2), "hello from two")
+	s1 := strings.TrimSpace(d1.MustDocker("network", "inspect", "-f", "{{(index .IPAM.Config 0).Subnet}}", "shared-name"))
+	s2 := strings.TrimSpace(d2.MustDocker("network", "inspect", "-f", "{{(index .IPAM.Config 0).Subnet}}", "shared-name"))
+	if s1 == s2 {
+		t.Errorf("both daemons' networks use %s", s1)
+	}
+	// A port one daemon holds is refused by the other.
+	if r := d2.Docker("run", "--rm", "-p", fmt.Sprintf("%d:80", p1), "busybox", "true"); r.Code == 0 {
+		t.Errorf("daemon 2 published daemon 1's port")
+	}
+	// Stopping one daemon leaves the other's networking alone.
+	d1.MustDocker("rm", "-f", "w")
+	d1.MustDocker("network", "rm", "shared-name")
+	d1.Stop()
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", p2), "hello from two")
+	if out := d2.MustDocker("run", "--rm", "--network", "shared-name", "busybox", "wget", "-q", "-O-", "http://w/"); !strings.Contains(out, "hello from two") {
+		t.Errorf("daemon 2 DNS after daemon 1 stopped: %q", out)
+	}
 }
 
 func TestNetworkDockerPy(t *testing.T) {

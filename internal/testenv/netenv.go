@@ -83,34 +83,51 @@ func NewOutside(t testing.TB, octet int) *Outside {
 // Listen opens a TCP listener inside the outside namespace.
 func (o *Outside) Listen(t testing.TB) net.Listener {
 	t.Helper()
-	type res struct {
-		l   net.Listener
-		err error
-	}
-	ch := make(chan res, 1)
+	var l net.Listener
+	o.inNS(t, func() (err error) {
+		l, err = net.Listen("tcp4", o.IP+":0")
+		return err
+	})
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// ListenPacket opens a packet socket inside the outside namespace.
+func (o *Outside) ListenPacket(t testing.TB, network, addr string) net.PacketConn {
+	t.Helper()
+	var pc net.PacketConn
+	o.inNS(t, func() (err error) {
+		pc, err = net.ListenPacket(network, addr)
+		return err
+	})
+	t.Cleanup(func() { pc.Close() })
+	return pc
+}
+
+// inNS runs f on a thread inside the namespace; sockets it opens stay
+// there and can be used from any goroutine.
+func (o *Outside) inNS(t testing.TB, f func() error) {
+	t.Helper()
+	ch := make(chan error, 1)
 	go func() {
 		// This thread switches namespace and is never unlocked, so Go
 		// retires it when the goroutine ends.
 		runtime.LockOSThread()
 		h, err := netns.GetFromName(o.NS)
 		if err != nil {
-			ch <- res{err: err}
+			ch <- err
 			return
 		}
 		defer h.Close()
 		if err := netns.Set(h); err != nil {
-			ch <- res{err: err}
+			ch <- err
 			return
 		}
-		l, err := net.Listen("tcp4", o.IP+":0")
-		ch <- res{l, err}
+		ch <- f()
 	}()
-	r := <-ch
-	if r.err != nil {
-		t.Fatal(r.err)
+	if err := <-ch; err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { r.l.Close() })
-	return r.l
 }
 
 // HTTPGet fetches url with a short timeout and returns the body.
