@@ -148,6 +148,7 @@ func (d *Daemon) Close() error {
 	d.shutdown = true
 	d.mu.Unlock()
 	d.events.close()
+	d.rt.Close()
 	if err := d.net.Close(); err != nil {
 		d.log.Warn("close networking", "err", err)
 	}

@@ -35,6 +35,23 @@ type Runtime struct {
 	root string // per-container dirs
 	exe  string // binary run as the shim
 	log  *slog.Logger
+
+	// A standby shim: started ahead of need, waiting for the directory of
+	// the container it will run, so starting a container does not wait
+	// for a process to exec and the Go runtime to boot (~10 ms).
+	mu      sync.Mutex
+	standby *standbyShim
+	closed  bool
+}
+
+// standbyDelay is how long after a start the next standby shim is spawned.
+const standbyDelay = 40 * time.Millisecond
+
+type standbyShim struct {
+	cmd   *exec.Cmd
+	dirW  *os.File // the container dir is written here
+	ready *os.File // the shim's ready pipe
+	done  chan struct{}
 }
 
 // Option configures a Runtime.
@@ -62,7 +79,93 @@ func New(root string, logger *slog.Logger, opts ...Option) (*Runtime, error) {
 		}
 		r.exe = exe
 	}
+	go r.refill()
 	return r, nil
+}
+
+// refill starts a standby shim if there is none.
+func (r *Runtime) refill() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed || r.standby != nil {
+		return
+	}
+	sb, err := r.spawnStandby()
+	if err != nil {
+		r.log.Warn("start standby shim", "err", err)
+		return
+	}
+	r.standby = sb
+}
+
+func (r *Runtime) spawnStandby() (*standbyShim, error) {
+	dirR, dirW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		dirR.Close()
+		dirW.Close()
+		return nil, err
+	}
+	cmd := exec.Command(r.exe, "shim", "--standby", r.root)
+	cmd.ExtraFiles = []*os.File{readyW, dirR} // fd 3: ready, fd 4: the dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = r.root
+	err = cmd.Start()
+	readyW.Close()
+	dirR.Close()
+	if err != nil {
+		dirW.Close()
+		readyR.Close()
+		return nil, fmt.Errorf("start standby shim: %w", err)
+	}
+	sb := &standbyShim{cmd: cmd, dirW: dirW, ready: readyR, done: make(chan struct{})}
+	// Reaped by us while we live; after that, by init.
+	go func() { _ = cmd.Wait(); close(sb.done) }()
+	return sb, nil
+}
+
+// takeStandby hands the standby shim the container dir, or returns nil
+// when there is none (the caller then starts a shim itself).
+func (r *Runtime) takeStandby(dir string) *standbyShim {
+	r.mu.Lock()
+	sb := r.standby
+	r.standby = nil
+	r.mu.Unlock()
+	// The next standby starts a moment later, so its exec does not compete
+	// for the CPU with the container being started now.
+	time.AfterFunc(standbyDelay, r.refill)
+	if sb == nil {
+		return nil
+	}
+	_, err := sb.dirW.WriteString(dir + "\n")
+	sb.dirW.Close()
+	if err != nil {
+		sb.ready.Close()
+		return nil
+	}
+	return sb
+}
+
+// Close stops the standby shim. Running containers' shims are not touched.
+func (r *Runtime) Close() {
+	r.mu.Lock()
+	r.closed = true
+	sb := r.standby
+	r.standby = nil
+	r.mu.Unlock()
+	if sb == nil {
+		return
+	}
+	sb.dirW.Close() // the standby reads EOF and exits
+	sb.ready.Close()
+	select {
+	case <-sb.done:
+	case <-time.After(2 * time.Second):
+		_ = sb.cmd.Process.Kill()
+	}
 }
 
 func (r *Runtime) dir(id string) string { return filepath.Join(r.root, id) }
@@ -140,38 +243,48 @@ func (r *Runtime) Start(ctx context.Context, opts StartOptions) (_ *Task, retErr
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o600); err != nil {
 		return nil, err
 	}
-	rd, wr, err := os.Pipe()
-	if err != nil {
-		return nil, err
+	var rd *os.File
+	var shimProc *os.Process
+	if sb := r.takeStandby(dir); sb != nil {
+		rd, shimProc = sb.ready, sb.cmd.Process
+	} else {
+		var wr *os.File
+		rd, wr, err = os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		logf, err := os.OpenFile(filepath.Join(dir, "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			wr.Close()
+			rd.Close()
+			return nil, err
+		}
+		cmd := exec.Command(r.exe, "shim", dir)
+		cmd.Stdin = nil
+		cmd.Stdout = logf
+		cmd.Stderr = logf
+		cmd.ExtraFiles = []*os.File{wr}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		cmd.Dir = dir
+		err = cmd.Start()
+		wr.Close()
+		logf.Close()
+		if err != nil {
+			rd.Close()
+			return nil, fmt.Errorf("start shim: %w", err)
+		}
+		// The shim is reaped by us while we live; after that, by init.
+		go func() { _ = cmd.Wait() }()
+		shimProc = cmd.Process
 	}
 	defer rd.Close()
-	logf, err := os.OpenFile(filepath.Join(dir, "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		wr.Close()
-		return nil, err
-	}
-	cmd := exec.Command(r.exe, "shim", dir)
-	cmd.Stdin = nil
-	cmd.Stdout = logf
-	cmd.Stderr = logf
-	cmd.ExtraFiles = []*os.File{wr}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	cmd.Dir = dir
-	err = cmd.Start()
-	wr.Close()
-	logf.Close()
-	if err != nil {
-		return nil, fmt.Errorf("start shim: %w", err)
-	}
-	// The shim is reaped by us while we live; after that, by init.
-	go func() { _ = cmd.Wait() }()
 	var ready Response
 	if err := json.NewDecoder(bufio.NewReader(rd)).Decode(&ready); err != nil {
 		logTail, _ := os.ReadFile(filepath.Join(dir, "shim.log"))
 		return nil, fmt.Errorf("shim did not start: %v: %s", err, strings.TrimSpace(lastLine(string(logTail))))
 	}
 	if ready.Error != "" {
-		_ = cmd.Process.Kill()
+		_ = shimProc.Kill()
 		return nil, errors.New(ready.Error)
 	}
 	t := &Task{r: r, id: opts.ID, pid: ready.Pid}

@@ -150,6 +150,7 @@ func (e *env) open(tb testing.TB) *runtime.Runtime {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(rt.Close)
 	return rt
 }
 

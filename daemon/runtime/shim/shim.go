@@ -37,8 +37,16 @@ import (
 // descriptor 3 is the ready pipe: the shim writes one JSON Response line
 // (the pid, or the error) once the container is created.
 func Main(args []string) int {
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ready := os.NewFile(3, "ready")
+	if len(args) == 2 && args[0] == "--standby" {
+		// Started ahead of need: wait for the container's dir on fd 4.
+		dir, err := awaitDir(os.NewFile(4, "dir"))
+		if err != nil {
+			return 0 // the daemon went away or closed the standby
+		}
+		args = []string{dir}
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if len(args) != 1 {
 		fmt.Fprintln(os.Stderr, "usage: berth shim DIR")
 		return 2
@@ -52,6 +60,32 @@ func Main(args []string) int {
 	writeReady(ready, runtime.Response{Pid: s.pid})
 	s.serve()
 	return 0
+}
+
+// awaitDir reads the container dir a standby shim is given, then moves
+// into it and sends stdout and stderr to its shim.log, as a shim started
+// for that container would have.
+func awaitDir(f *os.File) (string, error) {
+	defer f.Close()
+	line, err := bufio.NewReader(f).ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	dir := strings.TrimSpace(line)
+	if err := os.Chdir(dir); err != nil {
+		return "", err
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return "", err
+	}
+	defer logf.Close()
+	for _, fd := range []int{1, 2} {
+		if err := unix.Dup2(int(logf.Fd()), fd); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
 }
 
 func writeReady(f *os.File, r runtime.Response) {
