@@ -361,10 +361,13 @@ func (d *Daemon) monitor(c *container.Container, task *runtime.Task) {
 			restart = false
 		}
 	}
+	t0 := time.Now()
 	if err := task.Delete(ctx); err != nil {
 		d.log.Warn("delete task", "id", c.ID, "err", err)
 	}
+	t1 := time.Now()
 	d.cleanupAfterExit(ctx, c)
+	d.log.Debug("container exit handled", "id", c.ID, "delete", t1.Sub(t0), "cleanup", time.Since(t1))
 	attrs := d.containerAttrs(c)
 	attrs["exitCode"] = fmt.Sprint(st.Code)
 	if st.OOMKilled {
