@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/containerd/errdefs"
@@ -113,9 +114,23 @@ func (r buildRunner) RunContainer(ctx context.Context, req build.RunRequest) (co
 		return int(res.StatusCode), nil
 	}
 	if req.Commit != nil {
-		if err := req.Commit(ctx, d.snaps.UpperDir(c.ID)); err != nil {
+		upper := d.snaps.UpperDir(c.ID)
+		dropMountPoints(upper)
+		if err := req.Commit(ctx, upper); err != nil {
 			return 0, err
 		}
 	}
 	return 0, nil
+}
+
+// dropMountPoints removes from a stopped build container's writable layer
+// what only the runtime put there: the mount points of /dev, /proc, /sys
+// and the /etc files berth bind-mounts (a command cannot change them, as
+// they are mounts while it runs). dockerd keeps these in a separate init
+// layer; berth drops them before the layer is committed.
+func dropMountPoints(upper string) {
+	for _, p := range []string{"dev", "proc", "sys", "etc/hostname", "etc/hosts", "etc/resolv.conf"} {
+		_ = os.RemoveAll(filepath.Join(upper, p))
+	}
+	_ = os.Remove(filepath.Join(upper, "etc")) // only if nothing else changed in it
 }

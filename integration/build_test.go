@@ -114,3 +114,92 @@ func TestBuildSeedDockerCLI(t *testing.T) {
 		t.Errorf("second build used the cache %d times, want 6:\n%s", n, r.Stdout)
 	}
 }
+
+func TestBuildSeedBerthCLIAndCache(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("base:2.7-slim")
+	dir := seedContext(t)
+	iid := filepath.Join(t.TempDir(), "iid")
+
+	out := d.MustBerth("build", "-t", "friendlyhello", "-t", "friendlyhello:v1", "--iidfile", iid, dir)
+	if !strings.Contains(out, "Successfully tagged friendlyhello:v1") {
+		t.Errorf("berth build output:\n%s", out)
+	}
+	id, _ := os.ReadFile(iid)
+	if !strings.HasPrefix(string(id), "sha256:") {
+		t.Fatalf("iidfile holds %q", id)
+	}
+	if got := strings.TrimSpace(d.MustBerth("image", "inspect", "-f", "{{.Id}}", "friendlyhello:v1")); got != string(id) {
+		t.Errorf("friendlyhello:v1 is %s, iidfile %s", got, id)
+	}
+	if out := d.MustBerth("run", "--rm", "friendlyhello"); !strings.Contains(out, "Hello World") {
+		t.Errorf("run printed %q", out)
+	}
+
+	// The cache survives a daemon restart.
+	d.Restart()
+	out = d.MustBerth("build", "-q", "-t", "friendlyhello", dir)
+	if strings.TrimSpace(out) != string(id) {
+		t.Errorf("cached quiet build printed %q, want %s", out, id)
+	}
+	out = d.MustBerth("build", "-t", "friendlyhello", dir)
+	if n := strings.Count(out, "Using cache"); n != 6 {
+		t.Errorf("build after restart used the cache %d times, want 6:\n%s", n, out)
+	}
+
+	// Changing one file re-runs from the ADD that reads it.
+	if err := os.WriteFile(filepath.Join(dir, "requirements.txt"), []byte("Flask\nRedis\nsix\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out = d.MustBerth("build", "-t", "friendlyhello", dir)
+	if n := strings.Count(out, "Using cache"); n != 1 {
+		t.Errorf("build after a change used the cache %d times, want 1 (WORKDIR):\n%s", n, out)
+	}
+	if !strings.Contains(out, "Step 3/7 : ADD . /app\n ---> ") || strings.Contains(out, "Step 3/7 : ADD . /app\n ---> Using cache") {
+		t.Errorf("ADD did not re-run:\n%s", out)
+	}
+	if out := d.MustDocker("run", "--rm", "friendlyhello"); !strings.Contains(out, "six\ninstalled") {
+		t.Errorf("run after rebuild printed %q", out)
+	}
+	// --no-cache runs everything.
+	out = d.MustBerth("build", "--no-cache", "-t", "friendlyhello", dir)
+	if strings.Contains(out, "Using cache") {
+		t.Errorf("--no-cache used the cache:\n%s", out)
+	}
+}
+
+func TestBuildDockerPy(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("base:2.7-slim")
+	dir := seedContext(t)
+	script := `
+import docker, sys
+c = docker.DockerClient(base_url=sys.argv[1])
+img, logs = c.images.build(path=sys.argv[2], tag="pyhello")
+print(img.id, img.tags)
+print(c.containers.run("pyhello", remove=True).decode(), end="")
+try:
+    c.images.build(path=sys.argv[2], dockerfile="Nope")
+except docker.errors.APIError as e:
+    print("api error:", e.explanation)
+`
+	r := d.Run(nil, 120e9, "python3", "-c", script, d.Host(), dir)
+	if r.Code != 0 {
+		t.Fatalf("docker-py: %s", r)
+	}
+	for _, want := range []string{"sha256:", "['pyhello:latest']", "Hello World", "api error: Cannot locate specified Dockerfile: Nope"} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("docker-py output lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+}
+
+func TestBuildDockerCLIWithBuildkitOff(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("base:2.7-slim")
+	dir := seedContext(t)
+	r := d.Run(nil, 120e9, "env", "DOCKER_BUILDKIT=0", "docker", "build", "-q", "-t", "x", dir)
+	if r.Code != 0 || !strings.HasPrefix(r.Stdout, "sha256:") {
+		t.Fatalf("DOCKER_BUILDKIT=0 docker build -q: %s", r)
+	}
+}

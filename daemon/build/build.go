@@ -110,7 +110,12 @@ func (b *Builder) Build(ctx context.Context, body io.Reader, opts Options, out O
 	if err := os.Mkdir(ctxDir, 0o755); err != nil {
 		return "", err
 	}
-	if _, err := archive.Apply(ctx, ctxDir, body, archive.ApplyOptions{IgnoreOwners: true, LiteralWhiteouts: true}); err != nil {
+	dr, err := archive.Decompress(body)
+	if err != nil {
+		return "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("read build context: %v", err))
+	}
+	defer dr.Close()
+	if _, err := archive.Apply(ctx, ctxDir, dr, archive.ApplyOptions{IgnoreOwners: true, LiteralWhiteouts: true}); err != nil {
 		return "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("read build context: %v", err))
 	}
 	dfName, df, err := readDockerfile(ctxDir, opts.Dockerfile)
