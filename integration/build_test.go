@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -201,5 +202,111 @@ func TestBuildDockerCLIWithBuildkitOff(t *testing.T) {
 	r := d.Run(nil, 120e9, "env", "DOCKER_BUILDKIT=0", "docker", "build", "-q", "-t", "x", dir)
 	if r.Code != 0 || !strings.HasPrefix(r.Stdout, "sha256:") {
 		t.Fatalf("DOCKER_BUILDKIT=0 docker build -q: %s", r)
+	}
+}
+
+func TestBuildMultiStageScratch(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	dir := writeContext(t, map[string]string{
+		"hello.go":      "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello from scratch\") }\n",
+		"go.mod":        "module hello\n\ngo 1.22\n",
+		".dockerignore": "*.tmp\n!keep.tmp\n",
+		"junk.tmp":      "x", "keep.tmp": "kept",
+		"Dockerfile": `ARG BASE=busybox
+FROM ${BASE} AS build
+ARG GREETING=hi
+WORKDIR /src
+COPY --chmod=755 hello /out/hello
+COPY *.tmp ./
+RUN ls /src > /out/listing && echo "$GREETING" > /out/greeting
+
+FROM scratch
+COPY --from=build /out/ /
+COPY --from=0 /src/keep.tmp /keep
+ENTRYPOINT ["/hello"]
+`,
+	})
+	gobin := filepath.Join(dir, "hello")
+	cmd := exec.Command("go", "build", "-o", gobin, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	r := d.Run(nil, 120e9, "docker", "build", "--build-arg", "GREETING=bonjour", "-t", "hello", dir)
+	if r.Code != 0 {
+		t.Fatalf("docker build: %s", r)
+	}
+	if out := d.MustDocker("run", "--rm", "hello"); out != "hello from scratch\n" {
+		t.Errorf("run printed %q", out)
+	}
+	// The scratch image holds only what was copied.
+	rc := d.MustDocker("create", "--name", "h", "hello")
+	_ = rc
+	exp := d.Run(nil, 60e9, "sh", "-c", "docker export h | tar -t | sort")
+	d.MustDocker("rm", "h")
+	for _, want := range []string{"hello\n", "greeting\n", "listing\n", "keep\n"} {
+		if !strings.Contains(exp.Stdout, want) {
+			t.Errorf("scratch image lacks %q:\n%s", want, exp.Stdout)
+		}
+	}
+	out := d.Run(nil, 60e9, "sh", "-c", "docker run --rm --entrypoint /x hello 2>&1; docker create --name g hello >/dev/null && docker cp g:/greeting - | tar -xO && docker cp g:/listing - | tar -xO; docker rm g >/dev/null")
+	if !strings.Contains(out.Stdout, "bonjour") || !strings.Contains(out.Stdout, "keep.tmp") || strings.Contains(out.Stdout, "junk.tmp") {
+		t.Errorf("build args or .dockerignore not applied: %s", out)
+	}
+	// --target stops at a stage.
+	r = d.Run(nil, 120e9, "docker", "build", "--target", "build", "-t", "builder", dir)
+	if r.Code != 0 || !strings.Contains(d.MustDocker("run", "--rm", "builder", "cat", "/out/greeting"), "hi") {
+		t.Errorf("--target build: %s", r)
+	}
+}
+
+func TestBuildBadInput(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	cases := []struct {
+		name, dockerfile string
+		want             []string
+	}{
+		{"syntax", "FROM busybox\nFOO bar\n", []string{"line 2", "Dockerfile", "unknown instruction: FOO"}},
+		{"outside", "FROM busybox\nCOPY ../secret /x\n", []string{"outside the build context", "../secret"}},
+		{"missing", "FROM busybox\nCOPY nothere /x\n", []string{"file not found in build context", "nothere"}},
+		{"stage", "FROM busybox\nCOPY --from=nosuch /a /b\n", []string{"--from=nosuch", "no such stage or image"}},
+		{"base", "FROM nosuchimage:1\n", []string{"FROM nosuchimage:1", "berth cannot pull"}},
+		{"run", "FROM busybox\nRUN echo some output; echo more output >&2; exit 3\n", []string{"returned a non-zero code: 3", "more output"}},
+	}
+	for _, c := range cases {
+		dir := writeContext(t, map[string]string{"Dockerfile": c.dockerfile, "a": "a"})
+		for _, tool := range []string{"docker", "berth"} {
+			var r testenv.Result
+			if tool == "docker" {
+				r = d.Docker("build", dir)
+			} else {
+				r = d.Berth("build", "-q", dir)
+			}
+			if r.Code == 0 {
+				t.Errorf("%s: %s build succeeded", c.name, tool)
+				continue
+			}
+			for _, w := range c.want {
+				if !strings.Contains(r.Stdout+r.Stderr, w) {
+					t.Errorf("%s: %s build error lacks %q: %s", c.name, tool, w, r)
+				}
+			}
+		}
+	}
+	// Nothing leaks: no container, no mount, no temporary context, and
+	// only the images that finished steps (dangling, hidden) remain.
+	if ps := strings.TrimSpace(d.MustDocker("ps", "-aq")); ps != "" {
+		t.Errorf("containers left: %s", ps)
+	}
+	if m, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(m), d.DataRoot+"/build") {
+		t.Errorf("build mounts left")
+	}
+	for _, sub := range []string{"build/tmp", "build/mnt", "snapshots/active"} {
+		if ents, _ := os.ReadDir(filepath.Join(d.DataRoot, sub)); len(ents) != 0 {
+			t.Errorf("%s not empty after failed builds: %d entries", sub, len(ents))
+		}
 	}
 }

@@ -106,6 +106,11 @@ func parseErr(name string, src []byte, err error) error {
 		ln = le.Locations[0][0].Start.Line
 	}
 	msg := err.Error()
+	if i := strings.Index(msg, "dockerfile parse error on line "); i >= 0 {
+		if j := strings.Index(msg[i:], ": "); j >= 0 {
+			msg = msg[:i] + msg[i+j+2:]
+		}
+	}
 	if ln > 0 {
 		lines := strings.Split(string(src), "\n")
 		text := ""
