@@ -67,7 +67,7 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/nope", "", 404, "page not found", "application/json"},
 		{"GET", "/v1.50/nope/deeper", "", 404, "page not found", ""},
 		{"POST", "/v1.50/containers/c1/json", "", 404, "page not found", ""},
-		{"POST", "/build", "", 501, "does not build", ""},
+		{"POST", "/build", "", 200, "Step 1/1", "application/json"},
 		{"POST", "/networks/create", "{}", 501, "not supported", ""},
 		{"GET", "/swarm", "", 503, "not a swarm manager", ""},
 		{"GET", "/v1.50/services?filters=%7B%7D", "", 503, "not a swarm manager", ""},

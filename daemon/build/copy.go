@@ -124,33 +124,37 @@ func mkdirIfMissing(root, p string) (bool, error) {
 // mkdirAllIn creates p (a path inside root) and its missing parents,
 // resolving links inside root; new directories get uid/gid (unless -1).
 func mkdirAllIn(root, p string, mode os.FileMode, uid, gid int) error {
-	p = path.Clean("/" + p)
-	if p == "/" {
-		return nil
-	}
-	full, err := securejoin.SecureJoin(root, p)
+	full, err := securejoin.SecureJoin(root, path.Clean("/"+p))
 	if err != nil {
 		return err
 	}
-	if fi, err := os.Stat(full); err == nil {
-		if !fi.IsDir() {
-			return fmt.Errorf("mkdir %s: not a directory", p)
+	rel, err := filepath.Rel(root, full)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return fmt.Errorf("mkdir %s: outside the root", p)
+	}
+	if rel == "." {
+		return nil
+	}
+	// SecureJoin resolved every link: the existing components are real
+	// directories inside root.
+	cur := root
+	for _, part := range strings.Split(rel, string(filepath.Separator)) {
+		cur = filepath.Join(cur, part)
+		fi, err := os.Lstat(cur)
+		if err == nil {
+			if !fi.IsDir() {
+				return fmt.Errorf("mkdir %s: %s is not a directory", p, strings.TrimPrefix(cur, root))
+			}
+			continue
 		}
-		return nil
-	}
-	if err := mkdirAllIn(root, path.Dir(p), mode, uid, gid); err != nil {
-		return err
-	}
-	parent, err := securejoin.SecureJoin(root, path.Dir(p))
-	if err != nil {
-		return err
-	}
-	target := filepath.Join(parent, path.Base(p))
-	if err := os.Mkdir(target, mode); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	if uid >= 0 {
-		return os.Lchown(target, uid, gid)
+		if err := os.Mkdir(cur, mode); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		if uid >= 0 {
+			if err := os.Lchown(cur, uid, gid); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -710,11 +714,8 @@ func applyDockerignore(ctxDir string) error {
 			return err
 		}
 		if ok {
-			if d.IsDir() && pm.Exclusions() {
-				return nil // an exception may keep something inside
-			}
 			remove = append(remove, p)
-			if d.IsDir() {
+			if d.IsDir() && !pm.Exclusions() {
 				return fs.SkipDir
 			}
 		}
@@ -725,13 +726,21 @@ func applyDockerignore(ctxDir string) error {
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(remove)))
 	for _, p := range remove {
-		if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			continue
+		}
+		if fi.IsDir() && pm.Exclusions() {
+			// An exception may keep something inside: remove it only
+			// when nothing is left in it.
 			if err := os.Remove(p); err != nil && !errors.Is(err, unix.ENOTEMPTY) && !errors.Is(err, unix.EEXIST) {
 				return err
 			}
 			continue
 		}
-		_ = os.Remove(p)
+		if err := os.RemoveAll(p); err != nil {
+			return err
+		}
 	}
 	return nil
 }
