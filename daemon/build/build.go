@@ -118,6 +118,7 @@ func (b *Builder) Build(ctx context.Context, body io.Reader, opts Options, out O
 	if _, err := archive.Apply(ctx, ctxDir, dr, archive.ApplyOptions{IgnoreOwners: true, LiteralWhiteouts: true}); err != nil {
 		return "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("read build context: %v", err))
 	}
+	b.log.Debug("build context received", "elapsed", time.Since(start))
 	dfName, df, err := readDockerfile(ctxDir, opts.Dockerfile)
 	if err != nil {
 		return "", err

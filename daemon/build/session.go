@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -205,9 +206,11 @@ func (s *session) buildStage(ctx context.Context, idx int, stg instructions.Stag
 	for _, c := range stg.Commands {
 		s.step++
 		s.printf("Step %d/%d : %s\n", s.step, s.plan.steps, c.(fmt.Stringer).String())
+		t0 := time.Now()
 		if err := s.dispatch(ctx, st, idx, c, meta); err != nil {
 			return nil, err
 		}
+		s.b.log.Debug("build step", "step", s.step, "instruction", c.Name(), "elapsed", time.Since(t0))
 	}
 	return st.img, nil
 }
