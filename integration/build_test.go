@@ -1,7 +1,11 @@
 package integration
 
 import (
+	"archive/tar"
+	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -308,5 +312,102 @@ func TestBuildBadInput(t *testing.T) {
 		if ents, _ := os.ReadDir(filepath.Join(d.DataRoot, sub)); len(ents) != 0 {
 			t.Errorf("%s not empty after failed builds: %d entries", sub, len(ents))
 		}
+	}
+}
+
+func TestBuildInstructionsAndInputs(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Last-Modified", "Mon, 02 Jan 2006 15:04:05 GMT")
+		_, _ = w.Write([]byte("downloaded\n"))
+	}))
+	defer srv.Close()
+	// A tar to ADD (auto-extracted).
+	var tarBuf bytes.Buffer
+	tw := tar.NewWriter(&tarBuf)
+	_ = tw.WriteHeader(&tar.Header{Name: "inside/t.txt", Mode: 0o644, Size: 4, Typeflag: tar.TypeReg})
+	_, _ = tw.Write([]byte("tar\n"))
+	_ = tw.Close()
+	dir := writeContext(t, map[string]string{
+		"owned":      "o",
+		"bundle.tar": tarBuf.String(),
+		"Dockerfile": `FROM busybox
+ONBUILD RUN echo triggered > /onbuild
+LABEL stage=base
+`,
+	})
+	d.MustDocker("build", "-t", "onbase", dir)
+	df := `FROM onbase
+SHELL ["/bin/sh", "-ec"]
+ARG UID=4321
+RUN adduser -D -u ${UID} app 2>/dev/null || echo "app:x:${UID}:${UID}::/home/app:/bin/sh" >> /etc/passwd && echo "app:x:${UID}:" >> /etc/group
+COPY --chown=app:app owned /home/app/owned
+ADD bundle.tar /unpacked/
+ADD --chmod=644 ` + srv.URL + `/file.txt /dl/
+USER app
+VOLUME /data
+STOPSIGNAL SIGINT
+HEALTHCHECK --interval=5s CMD true
+ENV GREETING="hello there" TARGET=world
+WORKDIR $TARGET
+ENTRYPOINT ["sh", "-c", "echo $GREETING $0 $(id -u) $(pwd); cat /onbuild /unpacked/inside/t.txt /dl/file.txt; stat -c %U /home/app/owned"]
+CMD ["arg0"]
+`
+	if err := os.WriteFile(filepath.Join(t.TempDir(), "x"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The Dockerfile comes from stdin (-f -).
+	r := d.Run(strings.NewReader(df), 120e9, testenv.Binary(t), "build", "-f", "-", "--label", "via=cli", "-t", "full", dir)
+	if r.Code != 0 {
+		t.Fatalf("berth build -f -: %s", r)
+	}
+	out := d.MustDocker("run", "--rm", "full")
+	for _, want := range []string{"hello there arg0 4321 /world", "triggered\ntar\ndownloaded\napp\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("run output lacks %q:\n%s", want, out)
+		}
+	}
+	var img []struct {
+		Config struct {
+			User, StopSignal string
+			Volumes          map[string]any
+			Labels           map[string]string
+			Healthcheck      struct{ Test []string }
+			Shell, OnBuild   []string
+		}
+	}
+	if err := json.Unmarshal([]byte(d.MustDocker("image", "inspect", "full")), &img); err != nil {
+		t.Fatal(err)
+	}
+	c := img[0].Config
+	if c.User != "app" || c.StopSignal != "SIGINT" || c.Volumes["/data"] == nil || c.Labels["via"] != "cli" || c.Labels["stage"] != "base" ||
+		strings.Join(c.Healthcheck.Test, " ") != "CMD-SHELL true" || strings.Join(c.Shell, " ") != "/bin/sh -ec" || len(c.OnBuild) != 0 {
+		t.Errorf("image config: %+v", c)
+	}
+
+	// A Dockerfile outside the context, with the docker CLI.
+	outside := filepath.Join(t.TempDir(), "Other.Dockerfile")
+	_ = os.WriteFile(outside, []byte("FROM busybox\nCOPY owned /owned\nCMD [\"cat\", \"/owned\"]\n"), 0o644)
+	d.MustDocker("build", "-f", outside, "-t", "outside", dir)
+	if out := d.MustDocker("run", "--rm", "outside"); out != "o" {
+		t.Errorf("outside Dockerfile build runs %q", out)
+	}
+	// A Dockerfile alone on stdin, and a tar context on stdin.
+	r = d.Run(strings.NewReader("FROM busybox\nCMD [\"echo\", \"stdin\"]\n"), 60e9, "docker", "build", "-t", "fromstdin", "-")
+	if r.Code != 0 || d.MustDocker("run", "--rm", "fromstdin") != "stdin\n" {
+		t.Errorf("docker build - (Dockerfile): %s", r)
+	}
+	var ctxTar bytes.Buffer
+	tw = tar.NewWriter(&ctxTar)
+	dfb := []byte("FROM busybox\nCOPY f /f\nCMD [\"cat\", \"/f\"]\n")
+	_ = tw.WriteHeader(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(len(dfb)), Typeflag: tar.TypeReg})
+	_, _ = tw.Write(dfb)
+	_ = tw.WriteHeader(&tar.Header{Name: "f", Mode: 0o644, Size: 4, Typeflag: tar.TypeReg})
+	_, _ = tw.Write([]byte("tar\n"))
+	_ = tw.Close()
+	r = d.Run(bytes.NewReader(ctxTar.Bytes()), 60e9, testenv.Binary(t), "build", "-t", "tarstdin", "-")
+	if r.Code != 0 || d.MustDocker("run", "--rm", "tarstdin") != "tar\n" {
+		t.Errorf("berth build - (tar): %s", r)
 	}
 }
