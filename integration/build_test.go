@@ -10,7 +10,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/berth-project/berth/internal/testenv"
 )
@@ -410,4 +412,50 @@ CMD ["arg0"]
 	if r.Code != 0 || d.MustDocker("run", "--rm", "tarstdin") != "tar\n" {
 		t.Errorf("berth build - (tar): %s", r)
 	}
+}
+
+// A client that goes away mid-RUN stops the build: the container, its
+// mounts and the temporary context are removed.
+func TestBuildClientGoneCleansUp(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	dir := writeContext(t, map[string]string{"Dockerfile": "FROM busybox\nCOPY Dockerfile /x\nRUN echo started; sleep 60\n"})
+	cmd := exec.Command("docker", "build", dir)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+d.Host(), "DOCKER_CONFIG="+filepath.Join(d.Dir, "docker-config"))
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, "the RUN step to start", func() bool { return strings.Contains(out.String(), "started") })
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	testenv.Eventually(t, 30*time.Second, "the build container to go", func() bool {
+		return strings.TrimSpace(d.MustDocker("ps", "-aq")) == ""
+	})
+	testenv.Eventually(t, 10*time.Second, "the build's temporary files to go", func() bool {
+		for _, sub := range []string{"build/tmp", "build/mnt", "snapshots/active"} {
+			if ents, _ := os.ReadDir(filepath.Join(d.DataRoot, sub)); len(ents) != 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
