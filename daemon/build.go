@@ -114,9 +114,8 @@ func (r buildRunner) RunContainer(ctx context.Context, req build.RunRequest) (co
 		return int(res.StatusCode), nil
 	}
 	if req.Commit != nil {
-		upper := d.snaps.UpperDir(c.ID)
-		dropMountPoints(upper)
-		if err := req.Commit(ctx, upper); err != nil {
+		dropMountPoints(d.snaps.UpperDir(c.ID))
+		if err := req.Commit(ctx, c.ID); err != nil {
 			return 0, err
 		}
 	}

@@ -58,8 +58,9 @@ type RunRequest struct {
 	// Created is called with the container's ID once it exists.
 	Created func(id string)
 	// Commit is called, after a successful run and before the container
-	// is removed, with the container's writable layer directory.
-	Commit func(ctx context.Context, upperDir string) error
+	// is removed, with the key of the container's (unmounted) snapshot,
+	// whose writable layer is the step's layer.
+	Commit func(ctx context.Context, snapshotKey string) error
 }
 
 // Runner runs RUN steps; the daemon implements it with its ordinary

@@ -67,12 +67,7 @@ func (s *session) layerStep(ctx context.Context, st *state, createdBy string, fn
 	}
 	opts := image.DeriveOptions{Parent: st.img, Config: st.cfg, CreatedBy: createdBy}
 	if changed {
-		diff, err := archive.Tar(ctx, s.b.snaps.UpperDir(key), archive.TarOptions{OverlayWhiteouts: true})
-		if err != nil {
-			return nil, err
-		}
-		defer diff.Close()
-		opts.Diff = diff
+		opts.SnapshotKey = key
 	}
 	return s.b.images.Derive(ctx, opts)
 }

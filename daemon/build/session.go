@@ -20,7 +20,6 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-project/berth/daemon/image"
-	"github.com/berth-project/berth/internal/archive"
 )
 
 // session is one build.
@@ -483,13 +482,9 @@ func (s *session) runStep(ctx context.Context, st *state, c *instructions.RunCom
 		Network: s.opts.Network,
 		Out:     w,
 		Created: func(id string) { s.printf(" ---> Running in %s\n", short(id)) },
-		Commit: func(ctx context.Context, upper string) error {
-			diff, err := archive.Tar(ctx, upper, archive.TarOptions{OverlayWhiteouts: true})
-			if err != nil {
-				return err
-			}
-			defer diff.Close()
-			made, err = s.b.images.Derive(ctx, image.DeriveOptions{Parent: st.img, Config: st.cfg, Diff: diff, CreatedBy: createdBy})
+		Commit: func(ctx context.Context, key string) error {
+			var err error
+			made, err = s.b.images.Derive(ctx, image.DeriveOptions{Parent: st.img, Config: st.cfg, SnapshotKey: key, CreatedBy: createdBy})
 			return err
 		},
 	})
