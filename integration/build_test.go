@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -458,4 +459,117 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// writeGoToolchainTar writes the host's Go toolchain (what `go build` of
+// a standard-library program needs) as a tar under usr/local/go.
+func writeGoToolchainTar(t *testing.T, p string) {
+	t.Helper()
+	goroot := strings.TrimSpace(string(must(exec.Command("go", "env", "GOROOT").Output())))
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tw := tar.NewWriter(f)
+	err = filepath.Walk(goroot, func(path string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(goroot, path)
+		top := strings.Split(rel, string(filepath.Separator))[0]
+		switch {
+		case rel == ".":
+		case top != "bin" && top != "pkg" && top != "src" && top != "go.env" && top != "VERSION":
+			return skip(fi)
+		case rel == filepath.Join("src", "cmd") || fi.Name() == "testdata" || strings.HasSuffix(rel, "_test.go"):
+			return skip(fi)
+		}
+		link := ""
+		if fi.Mode()&os.ModeSymlink != 0 {
+			link, _ = os.Readlink(path)
+		}
+		hdr, err := tar.FileInfoHeader(fi, link)
+		if err != nil {
+			return err
+		}
+		hdr.Name = filepath.Join("usr/local/go", rel)
+		if fi.IsDir() {
+			hdr.Name += "/"
+		}
+		hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			src, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			defer src.Close()
+			_, err = io.Copy(tw, src)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func skip(fi os.FileInfo) error {
+	if fi.IsDir() {
+		return filepath.SkipDir
+	}
+	return nil
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// The issue's multi-stage case: a static Go program compiled in one stage
+// by a Go toolchain (copied in from the host as a test base) and copied
+// into FROM scratch.
+func TestBuildMultiStageGoToolchain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles Go inside a build container")
+	}
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	toolTar := filepath.Join(t.TempDir(), "go.tar")
+	writeGoToolchainTar(t, toolTar)
+	d.MustDocker("import", toolTar, "gotoolchain")
+	dir := writeContext(t, map[string]string{
+		"hello.go": "package main\n\nimport \"os\"\n\nfunc main() { os.Stdout.WriteString(\"hello from scratch\\n\") }\n",
+		"go.mod":   "module hello\n\ngo 1.22\n",
+		"Dockerfile": `FROM busybox AS build
+COPY --from=gotoolchain /usr/local/go /usr/local/go
+ENV PATH=/usr/local/go/bin:/bin GOCACHE=/tmp/gocache HOME=/tmp CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-trimpath
+WORKDIR /src
+COPY hello.go go.mod ./
+RUN mkdir -p /tmp && go build -o /hello . && /hello
+
+FROM scratch
+COPY --from=build /hello /hello
+ENTRYPOINT ["/hello"]
+`,
+	})
+	r := d.Run(nil, 300*time.Second, "docker", "build", "-t", "hello", dir)
+	if r.Code != 0 {
+		t.Fatalf("docker build: %s", r)
+	}
+	if out := d.MustDocker("run", "--rm", "hello"); out != "hello from scratch\n" {
+		t.Errorf("run printed %q", out)
+	}
+	var img []struct{ RootFS struct{ Layers []string } }
+	if err := json.Unmarshal([]byte(d.MustDocker("image", "inspect", "hello")), &img); err != nil || len(img[0].RootFS.Layers) != 1 {
+		t.Errorf("the scratch image should have one layer: %v %+v", err, img)
+	}
 }
