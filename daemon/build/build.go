@@ -81,13 +81,23 @@ type Builder struct {
 
 // New opens the builder with its state under root and its cache in db.
 func New(root string, db *bolt.DB, images *image.Store, snaps *snapshot.Snapshotter, run Runner, log *slog.Logger) (*Builder, error) {
-	for _, d := range []string{"tmp", "mnt"} {
-		p := filepath.Join(root, d)
-		// Leftovers of a build the daemon did not finish.
-		if d == "tmp" {
-			_ = os.RemoveAll(p)
+	// Leftovers of a build the daemon did not finish: its context, and
+	// the snapshots of its layer steps (each mounted at mnt/<key>).
+	_ = os.RemoveAll(filepath.Join(root, "tmp"))
+	if ents, err := os.ReadDir(filepath.Join(root, "mnt")); err == nil {
+		ctx := context.Background()
+		for _, e := range ents {
+			target := filepath.Join(root, "mnt", e.Name())
+			if err := snaps.Unmount(ctx, target); err != nil {
+				log.Warn("unmount leftover build mount", "path", target, "err", err)
+				continue
+			}
+			_ = snaps.Remove(ctx, e.Name())
+			_ = os.Remove(target)
 		}
-		if err := os.MkdirAll(p, 0o700); err != nil {
+	}
+	for _, d := range []string{"tmp", "mnt"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
 			return nil, fmt.Errorf("create build dir: %w", err)
 		}
 	}

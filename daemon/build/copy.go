@@ -2,6 +2,7 @@ package build
 
 import (
 	"bufio"
+	"compress/bzip2"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -635,7 +636,8 @@ func (c *copier) file(src, target string, mode os.FileMode) error {
 }
 
 // isArchive reports whether ADD should unpack the file: a tar, maybe
-// gzip, bzip2, xz or zstd compressed.
+// gzip, bzip2 or zstd compressed (xz is copied as a file: the standard
+// library has no xz reader).
 func isArchive(p string) (bool, error) {
 	f, err := os.Open(p)
 	if err != nil {
@@ -645,7 +647,7 @@ func isArchive(p string) (bool, error) {
 	head := make([]byte, 512)
 	n, _ := io.ReadFull(f, head)
 	head = head[:n]
-	for _, magic := range [][]byte{{0x1f, 0x8b}, {'B', 'Z', 'h'}, {0xfd, '7', 'z', 'X', 'Z', 0}, {0x28, 0xb5, 0x2f, 0xfd}} {
+	for _, magic := range [][]byte{{0x1f, 0x8b}, {'B', 'Z', 'h'}, {0x28, 0xb5, 0x2f, 0xfd}} {
 		if len(head) >= len(magic) && string(head[:len(magic)]) == string(magic) {
 			return true, nil
 		}
@@ -667,8 +669,11 @@ func (c *copier) extract(ctx context.Context, src, dest string) error {
 	if err != nil {
 		return err
 	}
-	r, err := archive.Decompress(bufio.NewReader(f))
-	if err != nil {
+	br := bufio.NewReader(f)
+	var r io.ReadCloser
+	if head, _ := br.Peek(3); string(head) == "BZh" {
+		r = io.NopCloser(bzip2.NewReader(br))
+	} else if r, err = archive.Decompress(br); err != nil {
 		return err
 	}
 	defer r.Close()

@@ -149,11 +149,13 @@ func TestIsArchive(t *testing.T) {
 	dir := t.TempDir()
 	cases := map[string][]byte{
 		"gzip":  {0x1f, 0x8b, 8, 0},
+		"bzip2": []byte("BZh91AY"),
+		"xz":    {0xfd, '7', 'z', 'X', 'Z', 0},
 		"zstd":  {0x28, 0xb5, 0x2f, 0xfd, 0},
 		"plain": []byte("hello world"),
 		"tar":   append(make([]byte, 257), []byte("ustar\x0000")...),
 	}
-	want := map[string]bool{"gzip": true, "zstd": true, "plain": false, "tar": true}
+	want := map[string]bool{"bzip2": true, "xz": false, "gzip": true, "zstd": true, "plain": false, "tar": true}
 	for name, content := range cases {
 		p := filepath.Join(dir, name)
 		if len(content) < 512 && name == "tar" {
