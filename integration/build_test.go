@@ -361,7 +361,7 @@ CMD ["arg0"]
 		t.Fatal(err)
 	}
 	// The Dockerfile comes from stdin (-f -).
-	r := d.Run(strings.NewReader(df), 120e9, testenv.Binary(t), "build", "-f", "-", "--label", "via=cli", "-t", "full", dir)
+	r := d.Run(strings.NewReader(df), 120e9, testenv.Binary(t), "build", "-f", "-", "--network", "none", "--label", "via=cli", "-t", "full", dir)
 	if r.Code != 0 {
 		t.Fatalf("berth build -f -: %s", r)
 	}

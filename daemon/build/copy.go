@@ -173,7 +173,6 @@ func (s *session) copyStep(ctx context.Context, st *state, idx int, c copySpec) 
 	}
 	// The source tree: the context, another stage or an image.
 	srcRoot := s.ctxDir
-	srcName := "context"
 	var content []string
 	if c.from != "" {
 		img, err := s.fromImage(ctx, idx, c.from)
@@ -188,7 +187,7 @@ func (s *session) copyStep(ctx context.Context, st *state, idx int, c copySpec) 
 			return err
 		}
 		defer release()
-		srcRoot, srcName = target, "--from="+c.from
+		srcRoot = target
 		content = append(content, "from:"+img.ID.String())
 	}
 	var sources []source
@@ -246,7 +245,6 @@ func (s *session) copyStep(ctx context.Context, st *state, idx int, c copySpec) 
 	if s.fromCache(ctx, st, key) {
 		return nil
 	}
-	_ = srcName
 	img, err := s.layerStep(ctx, st, createdBy, func(root string) (bool, error) {
 		uid, gid := 0, 0
 		if c.chown != "" {

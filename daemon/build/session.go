@@ -332,11 +332,6 @@ func (s *session) dispatch(ctx context.Context, st *state, idx int, c instructio
 		if err := image.ApplyChanges(&st.cfg, []string{"EXPOSE " + strings.Join(ports, " ")}); err != nil {
 			return s.stepErr(c.Location(), err)
 		}
-		keys := make([]string, 0, len(st.cfg.Config.ExposedPorts))
-		for p := range st.cfg.Config.ExposedPorts {
-			keys = append(keys, p)
-		}
-		sort.Strings(keys)
 		return s.configStep(ctx, st, nop(st, " EXPOSE "+strings.Join(ports, " ")))
 	case *instructions.CmdCommand:
 		ic.Cmd = commandLine(st, c.ShellDependantCmdLine)
