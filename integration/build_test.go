@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -571,5 +572,46 @@ ENTRYPOINT ["/hello"]
 	var img []struct{ RootFS struct{ Layers []string } }
 	if err := json.Unmarshal([]byte(d.MustDocker("image", "inspect", "hello")), &img); err != nil || len(img[0].RootFS.Layers) != 1 {
 		t.Errorf("the scratch image should have one layer: %v %+v", err, img)
+	}
+}
+
+// Independent stages build at the same time; the output keeps the
+// classic builder's order.
+func TestBuildParallelStages(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	dir := writeContext(t, map[string]string{"Dockerfile": `FROM busybox AS a
+RUN echo from-a > /a; sleep 3
+FROM busybox AS b
+RUN echo from-b > /b; sleep 3
+FROM busybox
+COPY --from=a /a /a
+COPY --from=b /b /b
+CMD ["cat", "/a", "/b"]
+`})
+	cmd := exec.Command("docker", "build", "-t", "par", dir)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+d.Host(), "DOCKER_CONFIG="+filepath.Join(d.Dir, "docker-config"))
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, "both stages' RUN containers at once", func() bool {
+		return len(strings.Fields(d.MustDocker("ps", "-q"))) == 2
+	})
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("docker build: %v\n%s", err, out.String())
+	}
+	text := out.String()
+	last := -1
+	for i := 1; i <= 8; i++ {
+		at := strings.Index(text, fmt.Sprintf("Step %d/8 :", i))
+		if at < last {
+			t.Fatalf("step %d out of order:\n%s", i, text)
+		}
+		last = at
+	}
+	if got := d.MustDocker("run", "--rm", "par"); got != "from-a\nfrom-b\n" {
+		t.Errorf("run printed %q", got)
 	}
 }

@@ -153,21 +153,21 @@ func (b *Builder) Build(ctx context.Context, body io.Reader, opts Options, out O
 	}
 	var unused []string
 	for k := range opts.BuildArgs {
-		if !s.usedArgs[k] && !isPredefinedArg(k) {
+		if !s.usedArgs[k] && !isPredefinedArg(k) { // the stages are done: no lock needed
 			unused = append(unused, k)
 		}
 	}
 	if len(unused) > 0 {
 		sort.Strings(unused)
-		s.printf("[Warning] One or more build-args [%s] were not consumed\n", strings.Join(unused, " "))
+		s.say(-1, "[Warning] One or more build-args [%s] were not consumed\n", strings.Join(unused, " "))
 	}
 	out.Aux(id.ID.String())
-	s.printf("Successfully built %s\n", short(id.ID.Encoded()))
+	s.say(-1, "Successfully built %s\n", short(id.ID.Encoded()))
 	for _, t := range opts.Tags {
 		if err := b.images.Tag(ctx, id.ID, t); err != nil {
 			return "", err
 		}
-		s.printf("Successfully tagged %s\n", normalizeTag(t))
+		s.say(-1, "Successfully tagged %s\n", normalizeTag(t))
 	}
 	b.log.Debug("build done", "image", id.ID, "elapsed", time.Since(start))
 	return id.ID.String(), nil

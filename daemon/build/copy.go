@@ -272,7 +272,7 @@ func (s *session) copyStep(ctx context.Context, st *state, idx int, c copySpec) 
 // an image.
 func (s *session) fromImage(ctx context.Context, idx int, from string) (*image.Image, error) {
 	if i, ok := s.stageIndex(from, idx); ok {
-		return s.stages[i], nil
+		return s.stageImage(ctx, i)
 	}
 	if n, err := strconv.Atoi(from); err == nil {
 		return nil, fmt.Errorf("COPY --from=%d: invalid stage index (this is stage %d)", n, idx)

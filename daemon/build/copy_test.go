@@ -178,3 +178,51 @@ func TestRunEnv(t *testing.T) {
 		t.Errorf("env %q prefix %q", env, prefix)
 	}
 }
+
+type recOutput struct{ lines []string }
+
+func (r *recOutput) Stream(s string) { r.lines = append(r.lines, s) }
+func (r *recOutput) Aux(string)      {}
+
+func TestOrderedOutput(t *testing.T) {
+	cases := []struct {
+		name string
+		run  func(o *orderedOutput)
+		want string
+	}{
+		{"in order", func(o *orderedOutput) {
+			o.stream(0, "a")
+			o.finish(0)
+			o.stream(1, "b")
+			o.finish(1)
+		}, "ab"},
+		{"later stage held back", func(o *orderedOutput) {
+			o.stream(1, "b1")
+			o.stream(0, "a")
+			o.finish(1)
+			o.stream(0, "a2")
+			o.finish(0)
+			o.stream(-1, "end")
+		}, "aa2b1end"},
+		{"stages after a failure are dropped", func(o *orderedOutput) {
+			o.stream(2, "c")
+			o.stream(1, "b")
+			o.cut(1)
+			o.stream(2, "c2")
+			o.finish(2)
+			o.finish(1)
+			o.stream(0, "a")
+			o.finish(0)
+		}, "ab"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := &recOutput{}
+			o := newOrderedOutput(r, 3)
+			c.run(o)
+			if got := strings.Join(r.lines, ""); got != c.want {
+				t.Errorf("output %q, want %q", got, c.want)
+			}
+		})
+	}
+}

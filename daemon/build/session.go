@@ -24,21 +24,54 @@ import (
 
 // session is one build.
 type session struct {
-	b        *Builder
-	opts     Options
-	out      Output
-	ctxDir   string
-	tmp      string
-	dfName   string
-	plan     *plan
-	step     int
+	b      *Builder
+	opts   Options
+	out    Output
+	ctxDir string
+	tmp    string
+	dfName string
+	plan   *plan
+	hashes sync.Map // context path → content digest, computed once per build
+	output *orderedOutput
+	runs   []*stageRun // one per stage, built concurrently
+
+	mu       sync.Mutex
 	usedArgs map[string]bool
-	stages   []*image.Image // result of each stage built so far (nil: scratch, nothing added)
-	hashes   sync.Map       // context path → content digest, computed once per build
+}
+
+// stageRun is one stage being built. Stages run concurrently; one that
+// needs an earlier stage (FROM, COPY --from) waits for it.
+type stageRun struct {
+	done  chan struct{}
+	img   *image.Image // nil: FROM scratch with nothing added
+	err   error
+	first int // step number of its FROM line
+}
+
+// stageImage waits for stage i and returns its image.
+func (s *session) stageImage(ctx context.Context, i int) (*image.Image, error) {
+	r := s.runs[i]
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("stage %d failed", i)
+	}
+	return r.img, nil
+}
+
+func (s *session) markUsed(k string) {
+	s.mu.Lock()
+	s.usedArgs[k] = true
+	s.mu.Unlock()
 }
 
 // state is the stage being built.
 type state struct {
+	idx    int          // stage index
+	step   int          // current step number
 	img    *image.Image // current image; nil for FROM scratch before a step
 	cfg    dockerspec.DockerOCIImage
 	args   map[string]string // ARGs declared in the stage that have a value
@@ -78,9 +111,11 @@ func (st *state) env() []string {
 
 func (st *state) expand() instructions.SingleWordExpander { return expander(st.lex, st.env()) }
 
-func (s *session) printf(format string, a ...any) {
+// say prints progress of a stage (in stage order: a later stage's lines
+// wait until the earlier stages are done).
+func (s *session) say(stage int, format string, a ...any) {
 	if !s.opts.Quiet {
-		s.out.Stream(fmt.Sprintf(format, a...))
+		s.output.stream(stage, fmt.Sprintf(format, a...))
 	}
 }
 
@@ -102,7 +137,7 @@ func (s *session) run(ctx context.Context) (*image.Image, error) {
 			}
 			if v, given := s.opts.BuildArgs[k]; given && v != nil {
 				val, ok = *v, true
-				s.usedArgs[k] = true
+				s.markUsed(k)
 			}
 			if ok {
 				meta[k] = val
@@ -110,15 +145,42 @@ func (s *session) run(ctx context.Context) (*image.Image, error) {
 			}
 		}
 	}
-	var last *image.Image
-	for i, stg := range s.plan.stages {
-		img, err := s.buildStage(ctx, i, stg, lex, meta, metaEnv)
-		if err != nil {
-			return nil, err
-		}
-		s.stages = append(s.stages, img)
-		last = img
+	// Every stage starts at once; each waits for the stages it uses.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.output = newOrderedOutput(s.out, len(s.plan.stages))
+	step := 1
+	for _, stg := range s.plan.stages {
+		s.runs = append(s.runs, &stageRun{done: make(chan struct{}), first: step})
+		step += 1 + len(stg.Commands)
 	}
+	var firstErr error
+	var errMu sync.Mutex
+	var wg sync.WaitGroup
+	for i, stg := range s.plan.stages {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := s.runs[i]
+			r.img, r.err = s.buildStage(ctx, i, stg, lex, meta, metaEnv)
+			close(r.done)
+			if r.err != nil {
+				errMu.Lock()
+				if firstErr == nil {
+					firstErr = r.err
+					s.output.cut(i)
+					cancel()
+				}
+				errMu.Unlock()
+			}
+			s.output.finish(i)
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	last := s.runs[len(s.runs)-1].img
 	if last == nil {
 		return nil, errdefs.ErrInvalidArgument.WithMessage(errNoImage.Error())
 	}
@@ -146,16 +208,19 @@ func (s *session) stageIndex(name string, before int) (int, bool) {
 }
 
 func (s *session) buildStage(ctx context.Context, idx int, stg instructions.Stage, lex *shell.Lex, meta map[string]string, metaEnv []string) (*image.Image, error) {
-	s.step++
-	s.printf("Step %d/%d : %s\n", s.step, s.plan.steps, stg.SourceCode)
+	st := &state{idx: idx, step: s.runs[idx].first, args: map[string]string{}, lex: lex}
+	s.say(idx, "Step %d/%d : %s\n", st.step, s.plan.steps, stg.SourceCode)
 	base, _, err := lex.ProcessWord(stg.BaseName, shell.EnvsFromSlice(metaEnv))
 	if err != nil {
 		return nil, s.stepErr(stg.Location, err)
 	}
-	st := &state{args: map[string]string{}, lex: lex}
 	switch i, ok := s.stageIndex(base, idx); {
 	case ok && !isNumeric(base):
-		if img := s.stages[i]; img != nil {
+		img, err := s.stageImage(ctx, i)
+		if err != nil {
+			return nil, err
+		}
+		if img != nil {
 			st.setImage(img)
 		}
 	case strings.EqualFold(base, "scratch"):
@@ -168,21 +233,21 @@ func (s *session) buildStage(ctx context.Context, idx int, stg instructions.Stag
 			return nil, err
 		}
 		if s.opts.Pull {
-			s.printf("berth cannot pull yet: using the local %s\n", base)
+			s.say(idx, "berth cannot pull yet: using the local %s\n", base)
 		}
 		st.setImage(img)
 	}
 	if st.img != nil {
-		s.printf(" ---> %s\n", short(st.img.ID.Encoded()))
+		s.say(idx, " ---> %s\n", short(st.img.ID.Encoded()))
 	}
 	if st.img != nil && len(st.cfg.Config.OnBuild) > 0 {
 		triggers := st.cfg.Config.OnBuild
 		st.cfg.Config.OnBuild = nil
-		s.printf("# Executing %d build trigger", len(triggers))
+		plural := ""
 		if len(triggers) > 1 {
-			s.printf("s")
+			plural = "s"
 		}
-		s.printf("\n")
+		s.say(idx, "# Executing %d build trigger%s\n", len(triggers), plural)
 		for _, t := range triggers {
 			res, err := parser.Parse(strings.NewReader(t))
 			if err != nil {
@@ -203,13 +268,13 @@ func (s *session) buildStage(ctx context.Context, idx int, stg instructions.Stag
 		}
 	}
 	for _, c := range stg.Commands {
-		s.step++
-		s.printf("Step %d/%d : %s\n", s.step, s.plan.steps, c.(fmt.Stringer).String())
+		st.step++
+		s.say(idx, "Step %d/%d : %s\n", st.step, s.plan.steps, c.(fmt.Stringer).String())
 		t0 := time.Now()
 		if err := s.dispatch(ctx, st, idx, c, meta); err != nil {
 			return nil, err
 		}
-		s.b.log.Debug("build step", "step", s.step, "instruction", c.Name(), "elapsed", time.Since(t0))
+		s.b.log.Debug("build step", "step", st.step, "instruction", c.Name(), "elapsed", time.Since(t0))
 	}
 	return st.img, nil
 }
@@ -238,7 +303,7 @@ func (s *session) stepDone(st *state, key string, img *image.Image) error {
 		s.b.log.Warn("build cache", "err", err)
 	}
 	st.setImage(img)
-	s.printf(" ---> %s\n", short(img.ID.Encoded()))
+	s.say(st.idx, " ---> %s\n", short(img.ID.Encoded()))
 	return nil
 }
 
@@ -256,7 +321,7 @@ func (s *session) fromCache(ctx context.Context, st *state, key string) bool {
 		return false
 	}
 	st.setImage(img)
-	s.printf(" ---> Using cache\n ---> %s\n", short(img.ID.Encoded()))
+	s.say(st.idx, " ---> Using cache\n ---> %s\n", short(img.ID.Encoded()))
 	return true
 }
 
@@ -364,7 +429,7 @@ func (s *session) dispatch(ctx context.Context, st *state, idx int, c instructio
 				val, ok = v, true
 			}
 			if v, given := s.opts.BuildArgs[k]; given {
-				s.usedArgs[k] = true
+				s.markUsed(k)
 				if v != nil {
 					val, ok = *v, true
 				}
@@ -430,7 +495,7 @@ func (s *session) runEnv(st *state) ([]string, string) {
 	for k, v := range s.opts.BuildArgs {
 		if isPredefinedArg(k) && !declared[k] && v != nil && !have[k] {
 			proxies = append(proxies, k+"="+*v)
-			s.usedArgs[k] = true
+			s.markUsed(k)
 		}
 	}
 	sort.Strings(proxies)
@@ -469,14 +534,14 @@ func (s *session) runStep(ctx context.Context, st *state, c *instructions.RunCom
 	var tail tailBuffer
 	var w io.Writer = &tail
 	if !s.opts.Quiet {
-		w = io.MultiWriter(&tail, streamWriter{s.out})
+		w = io.MultiWriter(&tail, stageWriter{s, st.idx})
 	}
 	var made *image.Image
 	code, err := s.b.run.RunContainer(ctx, RunRequest{
 		Config:  cfg,
 		Network: s.opts.Network,
 		Out:     w,
-		Created: func(id string) { s.printf(" ---> Running in %s\n", short(id)) },
+		Created: func(id string) { s.say(st.idx, " ---> Running in %s\n", short(id)) },
 		Commit: func(ctx context.Context, key string) error {
 			var err error
 			made, err = s.b.images.Derive(ctx, image.DeriveOptions{Parent: st.img, Config: st.cfg, SnapshotKey: key, CreatedBy: createdBy})
@@ -528,11 +593,73 @@ func (s *session) workdir(ctx context.Context, st *state, p string) error {
 	return s.stepDone(st, key, img)
 }
 
-type streamWriter struct{ o Output }
+// stageWriter streams a RUN's output as its stage's progress.
+type stageWriter struct {
+	s     *session
+	stage int
+}
 
-func (w streamWriter) Write(p []byte) (int, error) {
-	w.o.Stream(string(p))
+func (w stageWriter) Write(p []byte) (int, error) {
+	w.s.output.stream(w.stage, string(p))
 	return len(p), nil
+}
+
+// orderedOutput keeps the classic builder's sequential output while
+// stages run concurrently: the earliest unfinished stage streams live,
+// later ones are held back until it is done.
+type orderedOutput struct {
+	mu    sync.Mutex
+	out   Output
+	held  [][]string
+	done  []bool
+	cur   int
+	limit int // stages after it are cancelled: their output is dropped
+}
+
+func newOrderedOutput(out Output, stages int) *orderedOutput {
+	return &orderedOutput{out: out, held: make([][]string, stages), done: make([]bool, stages), limit: stages}
+}
+
+// cut drops the output of the stages after a failed one: they were only
+// cancelled because of it.
+func (o *orderedOutput) cut(failed int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if failed < o.limit {
+		o.limit = failed
+		for i := failed + 1; i < len(o.held); i++ {
+			o.held[i] = nil
+		}
+	}
+}
+
+// stream prints text for a stage; a negative stage (after the stages)
+// prints at once.
+func (o *orderedOutput) stream(stage int, text string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch {
+	case stage < 0 || stage == o.cur:
+		o.out.Stream(text)
+	case stage <= o.limit:
+		o.held[stage] = append(o.held[stage], text)
+	}
+}
+
+// finish marks a stage done and lets the next ones print what they hold.
+func (o *orderedOutput) finish(stage int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.done[stage] = true
+	for o.cur < len(o.done) && o.done[o.cur] {
+		o.cur++
+		if o.cur < len(o.held) {
+			for _, t := range o.held[o.cur] {
+				o.out.Stream(t)
+			}
+			o.held[o.cur] = nil
+		}
+	}
 }
 
 // tailBuffer keeps the last lines of a command's output.
