@@ -1,14 +1,10 @@
 package cli
 
 import (
-	"archive/tar"
 	"bufio"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -16,7 +12,6 @@ import (
 
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/client"
-	"github.com/moby/moby/client/pkg/jsonmessage"
 	"github.com/moby/term"
 	"github.com/spf13/cobra"
 )
@@ -396,107 +391,3 @@ func (a *app) logoutCmd() *cobra.Command {
 		},
 	}
 }
-
-func (a *app) buildCmd() *cobra.Command {
-	var tags, buildArgs, labels []string
-	var file, target string
-	var noCache, quiet, pull bool
-	cmd := &cobra.Command{
-		Use:   "build [OPTIONS] PATH | URL | -",
-		Short: "Build an image from a Dockerfile",
-		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var body io.Reader
-			if args[0] == "-" {
-				body = a.in
-			} else {
-				pr, pw := io.Pipe()
-				go func() { pw.CloseWithError(tarDir(args[0], pw)) }()
-				defer pr.Close()
-				body = pr
-			}
-			ba := map[string]*string{}
-			for _, kv := range buildArgs {
-				k, v, ok := strings.Cut(kv, "=")
-				if !ok {
-					if env, set := os.LookupEnv(k); set {
-						v = env
-					} else {
-						ba[k] = nil
-						continue
-					}
-				}
-				ba[k] = &v
-			}
-			api, err := a.client()
-			if err != nil {
-				return err
-			}
-			res, err := api.ImageBuild(cmd.Context(), body, client.ImageBuildOptions{Tags: tags, Dockerfile: file, BuildArgs: ba,
-				Labels: parseKeyValues(labels), Target: target, NoCache: noCache, SuppressOutput: quiet, PullParent: pull, Remove: true})
-			if err != nil {
-				return err
-			}
-			defer res.Body.Close()
-			fd, isTerm := term.GetFdInfo(a.out)
-			return jsonmessage.DisplayJSONMessagesStream(res.Body, a.out, fd, isTerm, nil)
-		},
-	}
-	f := cmd.Flags()
-	f.StringArrayVarP(&tags, "tag", "t", nil, "Name and optionally a tag in the \"name:tag\" format")
-	f.StringVarP(&file, "file", "f", "", "Name of the Dockerfile (Default is \"PATH/Dockerfile\")")
-	f.StringArrayVar(&buildArgs, "build-arg", nil, "Set build-time variables")
-	f.StringArrayVar(&labels, "label", nil, "Set metadata for an image")
-	f.StringVar(&target, "target", "", "Set the target build stage to build")
-	f.BoolVar(&noCache, "no-cache", false, "Do not use cache when building the image")
-	f.BoolVarP(&quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
-	f.BoolVar(&pull, "pull", false, "Always attempt to pull a newer version of the image")
-	return cmd
-}
-
-// tarDir streams dir as a tar archive (the build context).
-func tarDir(dir string, w io.Writer) error {
-	tw := tar.NewWriter(w)
-	err := filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, path)
-		if err != nil || rel == "." {
-			return err
-		}
-		link := ""
-		if info.Mode()&os.ModeSymlink != 0 {
-			if link, err = os.Readlink(path); err != nil {
-				return err
-			}
-		}
-		hdr, err := tar.FileInfoHeader(info, link)
-		if err != nil {
-			return err
-		}
-		hdr.Name = filepath.ToSlash(rel)
-		if info.IsDir() {
-			hdr.Name += "/"
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if info.Mode().IsRegular() {
-			f, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(tw, f)
-			f.Close()
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("archive build context %s: %w", dir, err)
-	}
-	return tw.Close()
-}
-
-var _ = base64.StdEncoding

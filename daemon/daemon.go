@@ -19,6 +19,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/berth-project/berth/api/server"
+	"github.com/berth-project/berth/daemon/build"
 	"github.com/berth-project/berth/daemon/container"
 	"github.com/berth-project/berth/daemon/image"
 	bnet "github.com/berth-project/berth/daemon/network"
@@ -54,6 +55,7 @@ type Daemon struct {
 	snaps      *snapshot.Snapshotter
 	containers *container.Store
 	volumes    *volume.Store
+	builder    *build.Builder
 	rt         *runtime.Runtime
 	net        *bnet.Manager
 	events     *eventBus
@@ -116,6 +118,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 	}
 	if d.images, err = image.New(cfg.DataRoot, db, d.snaps, log); err != nil {
 		return fail(fmt.Errorf("open image store: %w", err))
+	}
+	if d.builder, err = d.newBuilder(); err != nil {
+		return fail(fmt.Errorf("open builder: %w", err))
 	}
 	if d.containers, err = container.New(filepath.Join(cfg.DataRoot, "containers")); err != nil {
 		return fail(fmt.Errorf("open container store: %w", err))

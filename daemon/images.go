@@ -65,8 +65,19 @@ func (d *Daemon) ImageList(ctx context.Context, opts server.ImageListOptions) ([
 		}
 	}
 	used := d.imagesInUse()
+	// As dockerd: without -a, untagged images that are the parent of
+	// another (a build's intermediate steps) are not listed.
+	parents := map[digest.Digest]bool{}
+	for _, img := range imgs {
+		if img.Parent != "" {
+			parents[img.Parent] = true
+		}
+	}
 	out := []apiimage.Summary{}
 	for _, img := range imgs {
+		if !opts.All && len(img.RepoTags) == 0 && parents[img.ID] {
+			continue
+		}
 		if !imageMatches(img, opts.Filters, before, since) {
 			continue
 		}

@@ -67,7 +67,7 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/nope", "", 404, "page not found", "application/json"},
 		{"GET", "/v1.50/nope/deeper", "", 404, "page not found", ""},
 		{"POST", "/v1.50/containers/c1/json", "", 404, "page not found", ""},
-		{"POST", "/build", "", 501, "does not build", ""},
+		{"POST", "/build", "", 200, "Step 1/1", "application/json"},
 		{"POST", "/networks/create", `{"Name":"n"}`, 201, `"Id":"n1"`, ""},
 		{"POST", "/networks/n1/connect", `{"Container":"c1"}`, 200, "", ""},
 		{"POST", "/networks/n1/disconnect", `{"Container":"c1"}`, 200, "", ""},

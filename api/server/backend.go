@@ -55,6 +55,10 @@ type Backend interface {
 	// ImageLoad reads a docker-archive or OCI layout tar and writes one
 	// human-readable line per loaded image ("Loaded image: x:y") to out.
 	ImageLoad(ctx context.Context, r io.Reader, out func(line string)) error
+	// ImageBuild builds the Dockerfile of the context tar in body
+	// (POST /build, the classic builder), reporting progress to out, and
+	// returns the image ID.
+	ImageBuild(ctx context.Context, body io.Reader, opts BuildOptions, out BuildOutput) (id string, err error)
 
 	// Containers.
 	ContainerCreate(ctx context.Context, name string, cfg *container.Config, hc *container.HostConfig, nc *network.NetworkingConfig) (container.CreateResponse, error)

@@ -53,7 +53,7 @@ func (s *Server) routes() {
 	h("POST /images/{name...}", s.imagePostDispatch)
 	h("DELETE /images/{name...}", s.imageDelete)
 	h("POST /commit", s.commit)
-	h("POST /build", notImplemented("berth does not build images yet (docker build arrives with the image build feature)"))
+	h("POST /build", s.build)
 	h("POST /auth", notImplemented("berth does not log in to registries yet"))
 
 	// Containers.
