@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -325,6 +327,18 @@ func TestEgressIsMasqueraded(t *testing.T) {
 		}
 	}
 	d.MustDocker("network", "rm", "egress")
+
+	// A build's RUN steps have the same egress (RUN apt-get … works).
+	ctxDir := t.TempDir()
+	df := fmt.Sprintf("FROM busybox\nRUN wget -q -O /got http://%s:%d/\n", o.IP, port)
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.MustDocker("build", "-q", "-t", "egress-build", ctxDir)
+	<-seen
+	if out := d.MustDocker("run", "--rm", "egress-build", "cat", "/got"); !strings.Contains(out, "you are "+o.HostIP) {
+		t.Errorf("RUN wget in a build got %q", out)
+	}
 
 	// DNS: names the network does not know are forwarded, to the
 	// container's --dns servers when it has them.
