@@ -153,7 +153,7 @@ func (a *app) pull(ctx context.Context, ref string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	resp, err := api.ImagePull(ctx, ref, client.ImagePullOptions{})
+	resp, err := api.ImagePull(ctx, ref, client.ImagePullOptions{RegistryAuth: encodedAuth(registryOf(ref))})
 	if err != nil {
 		return err
 	}

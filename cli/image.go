@@ -566,7 +566,7 @@ func (a *app) pushCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			resp, err := api.ImagePush(cmd.Context(), args[0], client.ImagePushOptions{All: all, RegistryAuth: "e30="})
+			resp, err := api.ImagePush(cmd.Context(), args[0], client.ImagePushOptions{All: all, RegistryAuth: encodedAuth(registryOf(args[0]))})
 			if err != nil {
 				return err
 			}

@@ -364,6 +364,9 @@ func (a *app) loginCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := storeCredentials(server, user, pass); err != nil {
+				return fmt.Errorf("store credentials: %w", err)
+			}
 			if res.Auth.Status != "" {
 				fmt.Fprintln(a.out, res.Auth.Status)
 			}
@@ -382,11 +385,19 @@ func (a *app) logoutCmd() *cobra.Command {
 		Short: "Log out from a registry",
 		Args:  maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			server := "https://index.docker.io/v1/"
+			server := ""
 			if len(args) == 1 {
 				server = args[0]
 			}
-			fmt.Fprintf(a.out, "Removing login credentials for %s\n", server)
+			found, err := eraseCredentials(server)
+			if err != nil {
+				return err
+			}
+			if !found {
+				fmt.Fprintf(a.out, "Not logged in to %s\n", registryKey(server))
+				return nil
+			}
+			fmt.Fprintf(a.out, "Removing login credentials for %s\n", registryKey(server))
 			return nil
 		},
 	}

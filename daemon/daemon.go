@@ -23,6 +23,7 @@ import (
 	"github.com/berth-project/berth/daemon/container"
 	"github.com/berth-project/berth/daemon/image"
 	bnet "github.com/berth-project/berth/daemon/network"
+	"github.com/berth-project/berth/daemon/registry"
 	"github.com/berth-project/berth/daemon/runtime"
 	"github.com/berth-project/berth/daemon/snapshot"
 	"github.com/berth-project/berth/daemon/volume"
@@ -44,6 +45,9 @@ type Config struct {
 	Bridge string
 	// BIP is the default bridge's gateway address and prefix (--bip).
 	BIP netip.Prefix
+	// Registry holds the registry settings (insecure registries, mirrors,
+	// certs.d dirs).
+	Registry registry.Config
 }
 
 // Daemon is the engine. It implements server.Backend.
@@ -58,6 +62,7 @@ type Daemon struct {
 	builder    *build.Builder
 	rt         *runtime.Runtime
 	net        *bnet.Manager
+	reg        *registry.Client
 	events     *eventBus
 	started    time.Time
 
@@ -137,6 +142,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 	}); err != nil {
 		return fail(fmt.Errorf("open networking: %w", err))
 	}
+	d.reg = registry.New(cfg.Registry, log)
 	d.restore(ctx)
 	d.net.Reconcile(ctx, func(id string) bool {
 		d.mu.Lock()

@@ -116,7 +116,12 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/exec/zz/json", "", 404, "No such exec instance: zz", ""},
 		// Images.
 		{"POST", "/images/create?fromSrc=-&repo=x", "tarbytes", 200, `{"status":"sha256:0123456789abcdef"}`, ""},
-		{"POST", "/images/create?fromImage=nosuch&tag=latest", "", 404, "pull access denied for nosuch, repository does not exist or may require 'docker login'", ""},
+		{"POST", "/images/create?fromImage=nosuch&tag=latest", "", 404, "pull access denied for nosuch", ""},
+		{"POST", "/images/create?fromImage=busybox&tag=1", "", 200, `"status":"Pulling from library/busybox:1"`, "application/json"},
+		{"POST", "/images/create?fromImage=bad%20ref", "", 400, "invalid reference format", ""},
+		{"POST", "/images/localhost:5000/app/push?tag=v1", "", 200, `The push refers to repository [localhost:5000/app:v1]`, "application/json"},
+		{"POST", "/auth", `{"username":"u","password":"secret","serveraddress":"localhost:5000"}`, 200, `"Status":"Login Succeeded"`, ""},
+		{"POST", "/auth", `{"username":"u","password":"wrong"}`, 401, "incorrect username or password", ""},
 		{"POST", "/images/create", "", 400, "", ""},
 		{"GET", "/images/json?filters=%7B%22dangling%22%3A%5B%22true%22%5D%7D", "", 200, `"RepoTags":["busybox:latest"]`, ""},
 		{"GET", "/images/busybox/json", "", 200, `"Id":"sha256:aa"`, ""},

@@ -9,6 +9,7 @@ import (
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/api/types/volume"
 )
@@ -55,6 +56,14 @@ type Backend interface {
 	// ImageLoad reads a docker-archive or OCI layout tar and writes one
 	// human-readable line per loaded image ("Loaded image: x:y") to out.
 	ImageLoad(ctx context.Context, r io.Reader, out func(line string)) error
+	// ImagePull pulls ref ("name:tag" or "name@digest") from its registry
+	// for platform ("" = the host's) with the raw X-Registry-Auth header,
+	// reporting progress to out.
+	ImagePull(ctx context.Context, ref, platform, auth string, out func(ProgressMessage)) error
+	// ImagePush pushes the image tagged ref to its registry.
+	ImagePush(ctx context.Context, ref, auth string, out func(ProgressMessage)) error
+	// RegistryLogin checks credentials and returns Docker's status text.
+	RegistryLogin(ctx context.Context, ac registry.AuthConfig) (string, error)
 	// ImageBuild builds the Dockerfile of the context tar in body
 	// (POST /build, the classic builder), reporting progress to out, and
 	// returns the image ID.

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"github.com/moby/moby/api/types/registry"
 	"io"
 	"strings"
 	"sync"
@@ -488,4 +489,27 @@ func (f *fakeBackend) NetworkDisconnect(ctx context.Context, name string, req ne
 func (f *fakeBackend) NetworksPrune(ctx context.Context, fl Filters) (*network.PruneReport, error) {
 	f.hit("NetworksPrune")
 	return &network.PruneReport{}, nil
+}
+
+func (f *fakeBackend) ImagePull(ctx context.Context, ref, platform, auth string, out func(ProgressMessage)) error {
+	f.hit("ImagePull")
+	if strings.Contains(ref, "nosuch") {
+		return fmt.Errorf("pull access denied for nosuch: %w", errdefs.ErrNotFound)
+	}
+	out(ProgressMessage{Status: "Pulling from library/" + ref})
+	return nil
+}
+
+func (f *fakeBackend) ImagePush(ctx context.Context, ref, auth string, out func(ProgressMessage)) error {
+	f.hit("ImagePush")
+	out(ProgressMessage{Status: "The push refers to repository [" + ref + "]"})
+	return nil
+}
+
+func (f *fakeBackend) RegistryLogin(ctx context.Context, ac registry.AuthConfig) (string, error) {
+	f.hit("RegistryLogin")
+	if ac.Password != "secret" {
+		return "", fmt.Errorf("unauthorized: incorrect username or password: %w", errdefs.ErrUnauthenticated)
+	}
+	return "Login Succeeded", nil
 }

@@ -2,12 +2,10 @@ package server
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
 
-	"github.com/distribution/reference"
 	apicontainer "github.com/moby/moby/api/types/container"
 	apiimage "github.com/moby/moby/api/types/image"
 )
@@ -32,15 +30,7 @@ func (s *Server) imageCreate(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if img := q.Get("fromImage"); img != "" {
-		name := img
-		if t := q.Get("tag"); t != "" && !strings.Contains(img, "@") {
-			name += ":" + t
-		}
-		ref, err := reference.ParseNormalizedNamed(name)
-		if err != nil {
-			return badRequest(fmt.Sprintf("invalid reference format: %s", name))
-		}
-		return &statusError{http.StatusNotFound, fmt.Sprintf("pull access denied for %s, repository does not exist or may require 'docker login': berth cannot pull from registries yet", reference.FamiliarName(ref))}
+		return s.imagePull(w, r, img)
 	}
 	return badRequest("fromSrc or fromImage is required")
 }
@@ -150,7 +140,7 @@ func (s *Server) imagePostDispatch(w http.ResponseWriter, r *http.Request) error
 		w.WriteHeader(201)
 		return nil
 	case strings.HasSuffix(p, "/push"):
-		return &statusError{http.StatusNotImplemented, "berth cannot push to registries yet"}
+		return s.imagePush(w, r, strings.TrimSuffix(p, "/push"))
 	}
 	return &statusError{http.StatusNotFound, "page not found"}
 }

@@ -54,7 +54,7 @@ func (s *Server) routes() {
 	h("DELETE /images/{name...}", s.imageDelete)
 	h("POST /commit", s.commit)
 	h("POST /build", s.build)
-	h("POST /auth", notImplemented("berth does not log in to registries yet"))
+	h("POST /auth", s.auth)
 
 	// Containers.
 	h("POST /containers/create", s.containerCreate)

@@ -46,6 +46,9 @@ func daemonCommand() *cobra.Command {
 	f.StringVar(&cfg.CgroupParent, "cgroup-parent", "berth", "Parent cgroup for containers")
 	f.StringVarP(&cfg.Bridge, "bridge", "b", "berth0", "Name of the default bridge network's interface")
 	f.Var(prefixFlag{&cfg.BIP}, "bip", "Default bridge's gateway address and prefix (e.g. 172.30.0.1/16)")
+	f.StringArrayVar(&cfg.Registry.Insecure, "insecure-registry", nil, "Registry (host[:port] or CIDR) to reach over HTTP or unverified TLS")
+	f.StringArrayVar(&cfg.Registry.Mirrors, "registry-mirror", nil, "Preferred Docker Hub mirror")
+	f.StringArrayVar(&cfg.Registry.CertsDirs, "certs-dir", nil, "Directory of HOST[:PORT]/ca.crt registry certificates (default /etc/berth/certs.d and /etc/docker/certs.d)")
 	f.BoolVarP(&debug, "debug", "D", false, "Enable debug logging")
 	f.IntVar(&groupGID, "group-gid", 0, "Group ID that owns the socket (mode 0660)")
 	return cmd

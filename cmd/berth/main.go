@@ -28,7 +28,7 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "shim" {
 		os.Exit(shim.Main(os.Args[2:]))
 	}
-	os.Exit(cli.Main(os.Args[1:], daemonCommand(), shimCommand()))
+	os.Exit(cli.Main(os.Args[1:], daemonCommand(), shimCommand(), registryCommand()))
 }
 
 // shimCommand documents the hidden shim entry point (dispatched in main

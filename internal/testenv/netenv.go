@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -155,3 +156,5 @@ func NFTRuleCount(t testing.TB, table, chain string) int {
 	}
 	return len(rules)
 }
+
+func insecureTLS() *tls.Config { return &tls.Config{InsecureSkipVerify: true} } //nolint:gosec // probing a test server

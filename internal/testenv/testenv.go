@@ -170,6 +170,12 @@ func randHex(n int) string {
 // containers removed and leaks checked when the test ends.
 func StartDaemon(t testing.TB) *Daemon {
 	t.Helper()
+	return StartDaemonArgs(t)
+}
+
+// StartDaemonArgs is StartDaemon with extra `berth daemon` flags.
+func StartDaemonArgs(t testing.TB, args ...string) *Daemon {
+	t.Helper()
 	RequireRoot(t)
 	bin := Binary(t)
 	dir, err := os.MkdirTemp("/tmp", "berth-test-")
@@ -182,6 +188,7 @@ func StartDaemon(t testing.TB) *Daemon {
 		Socket: filepath.Join(dir, "s.sock"), CgroupParent: "berth-test-" + randHex(4),
 		Bridge:  "bt" + randHex(5),
 		LogPath: filepath.Join(dir, "daemon.log"),
+		Args:    args,
 	}
 	t.Cleanup(d.cleanup)
 	d.start()

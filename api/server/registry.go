@@ -1,0 +1,113 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/distribution/reference"
+	"github.com/moby/moby/api/types/registry"
+)
+
+// ProgressMessage is one line of Docker's JSON progress stream for pull
+// and push (what the docker CLI renders as per-layer progress bars).
+type ProgressMessage struct {
+	ID             string          `json:"id,omitempty"`
+	Status         string          `json:"status,omitempty"`
+	ProgressDetail *ProgressDetail `json:"progressDetail,omitempty"`
+	Aux            any             `json:"aux,omitempty"`
+	ErrorDetail    *buildErrDetail `json:"errorDetail,omitempty"`
+	Error          string          `json:"error,omitempty"`
+}
+
+// ProgressDetail is a progress bar's state.
+type ProgressDetail struct {
+	Current int64 `json:"current,omitempty"`
+	Total   int64 `json:"total,omitempty"`
+}
+
+// progressStream writes ProgressMessages; the header goes out with the
+// first one, so an error before any progress is an ordinary HTTP error.
+type progressStream struct {
+	mu      sync.Mutex
+	w       http.ResponseWriter
+	enc     *json.Encoder
+	started bool
+}
+
+func (p *progressStream) send(m ProgressMessage) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.started {
+		p.w.Header().Set("Content-Type", "application/json")
+		p.w.WriteHeader(200)
+		p.enc = json.NewEncoder(p.w)
+		p.started = true
+	}
+	_ = p.enc.Encode(m)
+	if f, ok := p.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// finish reports err in the stream when it has started (as Docker does),
+// or returns it for an ordinary error response.
+func (p *progressStream) finish(err error) error {
+	if err == nil {
+		return nil
+	}
+	p.mu.Lock()
+	started := p.started
+	p.mu.Unlock()
+	if !started {
+		return err
+	}
+	p.send(ProgressMessage{ErrorDetail: &buildErrDetail{Message: err.Error()}, Error: err.Error()})
+	return nil
+}
+
+func (s *Server) imagePull(w http.ResponseWriter, r *http.Request, img string) error {
+	q := r.URL.Query()
+	ref := img
+	if t := q.Get("tag"); t != "" && !strings.Contains(img, "@") {
+		if strings.HasPrefix(t, "sha256:") {
+			ref += "@" + t
+		} else {
+			ref += ":" + t
+		}
+	}
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return badRequest(fmt.Sprintf("invalid reference format: %s", ref))
+	}
+	named = reference.TagNameOnly(named)
+	ps := &progressStream{w: w}
+	err = s.b.ImagePull(r.Context(), reference.FamiliarString(named), q.Get("platform"), r.Header.Get("X-Registry-Auth"), ps.send)
+	return ps.finish(err)
+}
+
+func (s *Server) imagePush(w http.ResponseWriter, r *http.Request, name string) error {
+	q := r.URL.Query()
+	ref := name
+	if t := q.Get("tag"); t != "" {
+		ref += ":" + t
+	}
+	ps := &progressStream{w: w}
+	err := s.b.ImagePush(r.Context(), ref, r.Header.Get("X-Registry-Auth"), ps.send)
+	return ps.finish(err)
+}
+
+func (s *Server) auth(w http.ResponseWriter, r *http.Request) error {
+	var ac registry.AuthConfig
+	if err := decodeBody(r, &ac); err != nil {
+		return err
+	}
+	status, err := s.b.RegistryLogin(r.Context(), ac)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, 200, registry.AuthResponse{Status: status})
+	return nil
+}

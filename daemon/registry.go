@@ -1,0 +1,71 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/events"
+	registrytypes "github.com/moby/moby/api/types/registry"
+
+	"github.com/berth-project/berth/api/server"
+	"github.com/berth-project/berth/daemon/registry"
+)
+
+func toAPIProgress(out func(server.ProgressMessage)) func(registry.Progress) {
+	return func(p registry.Progress) {
+		m := server.ProgressMessage{ID: p.ID, Status: p.Status, Aux: p.Aux}
+		if p.Total > 0 {
+			m.ProgressDetail = &server.ProgressDetail{Current: p.Current, Total: p.Total}
+		}
+		out(m)
+	}
+}
+
+func registryErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, registry.ErrNotFound):
+		return errdefs.ErrNotFound.WithMessage(err.Error())
+	case errors.Is(err, registry.ErrUnauthorized):
+		return errdefs.ErrUnauthenticated.WithMessage(err.Error())
+	}
+	return err
+}
+
+// ImagePull implements server.Backend.
+func (d *Daemon) ImagePull(ctx context.Context, ref, platform, auth string, out func(server.ProgressMessage)) error {
+	ac, err := registry.DecodeAuth(auth)
+	if err != nil {
+		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
+	}
+	img, err := d.reg.Pull(ctx, ref, platform, ac, d.images, toAPIProgress(out))
+	if err != nil {
+		return registryErr(err)
+	}
+	d.emit(events.ImageEventType, events.ActionPull, img.ID.String(), map[string]string{"name": ref})
+	return nil
+}
+
+// ImagePush implements server.Backend.
+func (d *Daemon) ImagePush(ctx context.Context, ref, auth string, out func(server.ProgressMessage)) error {
+	ac, err := registry.DecodeAuth(auth)
+	if err != nil {
+		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
+	}
+	if _, err := d.images.Get(ctx, ref); err != nil {
+		return errdefs.ErrNotFound.WithMessage("An image does not exist locally with the tag: " + ref)
+	}
+	if _, _, err := d.reg.Push(ctx, ref, ac, d.images, toAPIProgress(out)); err != nil {
+		return registryErr(err)
+	}
+	d.emit(events.ImageEventType, events.ActionPush, ref, map[string]string{"name": ref})
+	return nil
+}
+
+// RegistryLogin implements server.Backend.
+func (d *Daemon) RegistryLogin(ctx context.Context, ac registrytypes.AuthConfig) (string, error) {
+	status, err := d.reg.Login(ctx, ac)
+	return status, registryErr(err)
+}

@@ -1,0 +1,253 @@
+package integration
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/berth-project/berth/internal/testenv"
+)
+
+func TestRegistryPushPullRoundTrip(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	id := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.Id}}", "busybox"))
+	ref := reg.Addr + "/demo/helloworld:v1.0.0"
+
+	// The real docker CLI.
+	d.MustDocker("tag", "busybox", ref)
+	out := d.MustDocker("push", ref)
+	if !strings.Contains(out, "v1.0.0: digest: sha256:") {
+		t.Fatalf("push output:\n%s", out)
+	}
+	if dig := d.MustDocker("images", "--digests", "--format", "{{.Repository}} {{.Digest}}"); !strings.Contains(dig, reg.Addr+"/demo/helloworld sha256:") {
+		t.Errorf("images --digests after push:\n%s", dig)
+	}
+	d.MustDocker("rmi", ref)
+	out = d.MustDocker("pull", ref)
+	if !strings.Contains(out, "Digest: sha256:") || !strings.Contains(out, "Status:") {
+		t.Errorf("pull output:\n%s", out)
+	}
+	if got := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.Id}}", ref)); got != id {
+		t.Errorf("image ID after the round trip = %s, want %s", got, id)
+	}
+
+	// A fresh pull (no layer present) through the berth CLI, then run.
+	d.MustDocker("rmi", "-f", "busybox", ref)
+	d.MustBerth("pull", ref)
+	if got := strings.TrimSpace(d.MustBerth("inspect", "-f", "{{.Id}}", ref)); got != id {
+		t.Errorf("image ID after berth pull = %s, want %s", got, id)
+	}
+	if out := d.MustBerth("run", "--rm", ref, "echo", "from the registry"); out != "from the registry\n" {
+		t.Errorf("run after pull printed %q", out)
+	}
+	// run of a missing image pulls it, as docker does.
+	d.MustDocker("rmi", ref)
+	if out := d.MustDocker("run", "--rm", ref, "echo", "pulled by run"); !strings.Contains(out, "pulled by run") {
+		t.Errorf("docker run of a missing image: %q", out)
+	}
+	d.MustBerth("push", ref)
+
+	// Errors in Docker's words.
+	if r := d.Docker("pull", reg.Addr+"/nosuch/repo:latest"); r.Code == 0 || !strings.Contains(r.Stderr, "not found") && !strings.Contains(r.Stderr, "does not exist") {
+		t.Errorf("pull of a missing repo: %s", r)
+	}
+	if r := d.Docker("push", reg.Addr+"/never/tagged:v1"); r.Code == 0 || !strings.Contains(r.Stderr, "does not exist locally") {
+		t.Errorf("push of a missing tag: %s", r)
+	}
+	free := testenv.FreePort(t)
+	if r := d.Docker("pull", fmt.Sprintf("127.0.0.1:%d/x:y", free)); r.Code == 0 {
+		t.Errorf("pull from an unreachable registry succeeded")
+	}
+
+	// docker-py.
+	script := fmt.Sprintf(`
+import docker
+c = docker.DockerClient(base_url=%q)
+c.images.get(%q).tag(%q, tag="py")
+for line in c.images.push(%q, tag="py", stream=True, decode=True):
+    if "error" in line: raise SystemExit(line["error"])
+c.images.remove(%q)
+img = c.images.pull(%q, tag="py")
+print("pulled", img.id)
+`, d.Host(), ref, reg.Addr+"/demo/helloworld", reg.Addr+"/demo/helloworld", reg.Addr+"/demo/helloworld:py", reg.Addr+"/demo/helloworld")
+	r := d.Run(nil, 60*time.Second, "python3", "-c", script)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "pulled "+id) {
+		t.Errorf("docker-py push/pull: %s", r)
+	}
+}
+
+func TestRegistryTLSAndLogin(t *testing.T) {
+	hostIP := testenv.HostIP(t)
+	dir := t.TempDir()
+	ca, cert, key := testenv.WriteTLS(t, dir, net.ParseIP(hostIP))
+	htp := testenv.WriteHtpasswd(t, dir, "alice", "s3cret")
+	reg := testenv.StartRegistry(t, testenv.RegistryOptions{Host: hostIP, Htpasswd: htp, TLSCert: cert, TLSKey: key})
+	// The daemon trusts the registry's CA through a certs.d directory.
+	certsDir := filepath.Join(dir, "certs.d")
+	if err := os.MkdirAll(filepath.Join(certsDir, reg.Addr), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	caPEM, _ := os.ReadFile(ca)
+	if err := os.WriteFile(filepath.Join(certsDir, reg.Addr, "ca.crt"), caPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := testenv.StartDaemonArgs(t, "--certs-dir", certsDir)
+	d.ImportBusybox("busybox")
+	cfgDir := t.TempDir()
+	docker := func(args ...string) testenv.Result {
+		return d.Run(nil, 60*time.Second, "env", append([]string{"DOCKER_CONFIG=" + cfgDir, "docker"}, args...)...)
+	}
+	berth := func(args ...string) testenv.Result {
+		return d.Run(nil, 60*time.Second, "env", append([]string{"DOCKER_CONFIG=" + cfgDir, testenv.Binary(t)}, args...)...)
+	}
+	ref := reg.Addr + "/team/app:v1"
+	d.MustDocker("tag", "busybox", ref)
+	if r := docker("push", ref); r.Code == 0 || !strings.Contains(strings.ToLower(r.Stderr), "auth") {
+		t.Errorf("push without login: %s", r)
+	}
+	if r := docker("login", "-u", "alice", "-p", "wrong", reg.Addr); r.Code == 0 || !strings.Contains(r.Stderr, "unauthorized") {
+		t.Errorf("login with a wrong password: %s", r)
+	}
+	if r := docker("login", "-u", "alice", "-p", "s3cret", reg.Addr); r.Code != 0 || !strings.Contains(r.Stdout, "Login Succeeded") {
+		t.Fatalf("docker login: %s", r)
+	}
+	if r := docker("push", ref); r.Code != 0 {
+		t.Fatalf("docker push after login: %s", r)
+	}
+	id := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.Id}}", ref))
+	d.MustDocker("rmi", "-f", "busybox", ref)
+	if r := docker("pull", ref); r.Code != 0 {
+		t.Fatalf("docker pull: %s", r)
+	}
+	if got := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.Id}}", ref)); got != id {
+		t.Errorf("image ID after TLS round trip = %s, want %s", got, id)
+	}
+	// The berth CLI: its own login writes the same config.json.
+	if r := berth("logout", reg.Addr); r.Code != 0 {
+		t.Errorf("berth logout: %s", r)
+	}
+	if r := berth("pull", ref); r.Code == 0 {
+		t.Errorf("berth pull after logout succeeded")
+	}
+	if r := d.Run(strings.NewReader("s3cret\n"), 60*time.Second, "env", "DOCKER_CONFIG="+cfgDir, testenv.Binary(t), "login", "-u", "alice", "--password-stdin", reg.Addr); r.Code != 0 {
+		t.Fatalf("berth login: %s", r)
+	}
+	d.MustDocker("rmi", ref)
+	if r := berth("pull", ref); r.Code != 0 {
+		t.Fatalf("berth pull after login: %s", r)
+	}
+	if r := berth("run", "--rm", ref, "true"); r.Code != 0 {
+		t.Errorf("run after TLS pull: %s", r)
+	}
+}
+
+// TestRegistryTamperedBlob: a registry that serves a layer whose bytes do
+// not match its digest makes the pull fail, and no image appears.
+func TestRegistryTamperedBlob(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	d.MustDocker("tag", "busybox", reg.Addr+"/x/y:v1")
+	d.MustDocker("push", reg.Addr+"/x/y:v1")
+	d.MustDocker("rmi", "-f", "busybox", reg.Addr+"/x/y:v1")
+
+	target, _ := url.Parse("http://" + reg.Addr)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		if resp.Request.Method == http.MethodGet && strings.Contains(resp.Request.URL.Path, "/blobs/") && resp.ContentLength > 1000 {
+			b, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return err
+			}
+			b[len(b)/2] ^= 0xff
+			resp.Body = io.NopCloser(bytes.NewReader(b))
+		}
+		return nil
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &httptest.Server{Listener: l, Config: &http.Server{Handler: proxy}}
+	srv.Start()
+	defer srv.Close()
+	bad := l.Addr().String() + "/x/y:v1"
+	r := d.Docker("pull", bad)
+	if r.Code == 0 || !strings.Contains(r.Stderr+r.Stdout, "digest") {
+		t.Fatalf("pull of a tampered blob: %s", r)
+	}
+	if out := d.MustDocker("images", "-a", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"); strings.TrimSpace(out) != "" {
+		t.Errorf("images after a failed pull:\n%s", out)
+	}
+	// The honest registry still works, and the image is whole.
+	d.MustDocker("pull", reg.Addr+"/x/y:v1")
+	d.MustDocker("run", "--rm", reg.Addr+"/x/y:v1", "true")
+}
+
+// TestRegistryIndexSelectsPlatform: a manifest list with the host's
+// platform and another one pulls the host's image.
+func TestRegistryIndexSelectsPlatform(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	single := reg.Addr + "/multi/app:amd"
+	d.MustDocker("tag", "busybox", single)
+	d.MustDocker("push", single)
+	id := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.Id}}", "busybox"))
+
+	hostRef, err := name.ParseReference(single, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostImg, err := remote.Image(hostRef)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := random.Image(1024, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherArch := "arm64"
+	if runtime.GOARCH == "arm64" {
+		otherArch = "amd64"
+	}
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: other, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: otherArch}}},
+		mutate.IndexAddendum{Add: hostImg, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: runtime.GOARCH}}},
+	)
+	listRef, err := name.ParseReference(reg.Addr+"/multi/app:list", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(listRef, idx); err != nil {
+		t.Fatal(err)
+	}
+	d.MustDocker("rmi", "-f", "busybox", single)
+	d.MustDocker("pull", reg.Addr+"/multi/app:list")
+	if got := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.Id}}", reg.Addr+"/multi/app:list")); got != id {
+		t.Errorf("index pull chose %s, want the host platform's %s", got, id)
+	}
+	if r := d.Docker("pull", "--platform", "linux/s390x", reg.Addr+"/multi/app:list"); r.Code == 0 {
+		t.Errorf("pull of a platform the index lacks succeeded")
+	}
+}
