@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -250,4 +251,48 @@ func TestRegistryIndexSelectsPlatform(t *testing.T) {
 	if r := d.Docker("pull", "--platform", "linux/s390x", reg.Addr+"/multi/app:list"); r.Code == 0 {
 		t.Errorf("pull of a platform the index lacks succeeded")
 	}
+}
+
+// TestRegistryDebianDistribution: berth interoperates with a registry it
+// did not write — Debian's docker-registry (CNCF distribution 2.8),
+// installed by .ci/run.
+func TestRegistryDebianDistribution(t *testing.T) {
+	bin, err := exec.LookPath("docker-registry")
+	if err != nil {
+		t.Skip("docker-registry is not installed (apt-get install docker-registry; .ci/run does)")
+	}
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	dir := t.TempDir()
+	port := testenv.FreePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: %s\n", filepath.Join(dir, "data"), addr)
+	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", filepath.Join(dir, "config.yml"))
+	logf, _ := os.Create(filepath.Join(dir, "registry.log"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); logf.Close() })
+	testenv.Eventually(t, 10*time.Second, "docker-registry to answer", func() bool {
+		resp, err := http.Get("http://" + addr + "/v2/")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return true
+	})
+	ref := addr + "/debian/interop:v1"
+	id := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.Id}}", "busybox"))
+	d.MustDocker("tag", "busybox", ref)
+	d.MustDocker("push", ref)
+	d.MustDocker("rmi", "-f", "busybox", ref)
+	d.MustDocker("pull", ref)
+	if got := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.Id}}", ref)); got != id {
+		t.Errorf("image ID through docker-registry = %s, want %s", got, id)
+	}
+	d.MustBerth("run", "--rm", ref, "true")
 }
