@@ -296,3 +296,33 @@ func TestRegistryDebianDistribution(t *testing.T) {
 	}
 	d.MustBerth("run", "--rm", ref, "true")
 }
+
+// TestRegistryMirrorFromDaemonJSON: Docker Hub is out of reach here, so a
+// Hub image comes from the registry-mirrors of daemon.json.
+func TestRegistryMirrorFromDaemonJSON(t *testing.T) {
+	seed := testenv.StartDaemon(t)
+	seed.ImportBusybox("busybox")
+	mirror := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	seed.MustDocker("tag", "busybox", mirror.Addr+"/library/busybox:latest")
+	seed.MustDocker("push", mirror.Addr+"/library/busybox:latest")
+	id := strings.TrimSpace(seed.MustDocker("inspect", "-f", "{{.Id}}", "busybox"))
+
+	cfg := filepath.Join(t.TempDir(), "daemon.json")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`{"registry-mirrors": ["http://%s"], "debug": true}`, mirror.Addr)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := testenv.StartDaemonArgs(t, "--config-file", cfg)
+	out := d.MustDocker("pull", "busybox")
+	if !strings.Contains(out, "Status: Downloaded newer image for busybox:latest") {
+		t.Errorf("pull through the mirror:\n%s", out)
+	}
+	if got := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.Id}}", "busybox")); got != id {
+		t.Errorf("mirrored image ID = %s, want %s", got, id)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	_ = os.WriteFile(bad, []byte("{not json"), 0o644)
+	r := d.Run(nil, 10*time.Second, testenv.Binary(t), "daemon", "--config-file", bad, "--host", "unix://"+filepath.Join(t.TempDir(), "x.sock"))
+	if r.Code == 0 || !strings.Contains(r.Stderr, "invalid daemon config") {
+		t.Errorf("daemon with a malformed daemon.json: %s", r)
+	}
+}

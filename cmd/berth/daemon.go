@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -19,10 +21,11 @@ import (
 // daemonCommand is `berth daemon`: the engine serving the Engine API.
 func daemonCommand() *cobra.Command {
 	var (
-		host     string
-		cfg      daemon.Config
-		debug    bool
-		groupGID int
+		host       string
+		cfg        daemon.Config
+		debug      bool
+		groupGID   int
+		configFile string
 	)
 	cmd := &cobra.Command{
 		Use:   "daemon [OPTIONS]",
@@ -30,6 +33,12 @@ func daemonCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			level := slog.LevelInfo
+			if debug {
+				level = slog.LevelDebug
+			}
+			if err := applyConfigFile(cmd, configFile, &cfg, &debug); err != nil {
+				return err
+			}
 			if debug {
 				level = slog.LevelDebug
 			}
@@ -49,6 +58,7 @@ func daemonCommand() *cobra.Command {
 	f.StringArrayVar(&cfg.Registry.Insecure, "insecure-registry", nil, "Registry (host[:port] or CIDR) to reach over HTTP or unverified TLS")
 	f.StringArrayVar(&cfg.Registry.Mirrors, "registry-mirror", nil, "Preferred Docker Hub mirror")
 	f.StringArrayVar(&cfg.Registry.CertsDirs, "certs-dir", nil, "Directory of HOST[:PORT]/ca.crt registry certificates (default /etc/berth/certs.d and /etc/docker/certs.d)")
+	f.StringVar(&configFile, "config-file", "/etc/berth/daemon.json", "Daemon configuration file (Docker's daemon.json keys)")
 	f.BoolVarP(&debug, "debug", "D", false, "Enable debug logging")
 	f.IntVar(&groupGID, "group-gid", 0, "Group ID that owns the socket (mode 0660)")
 	return cmd
@@ -93,3 +103,52 @@ func (f prefixFlag) Set(s string) error {
 }
 
 func (prefixFlag) Type() string { return "CIDR" }
+
+// daemonJSON holds the daemon.json keys berth reads (Docker's names).
+type daemonJSON struct {
+	DataRoot           string   `json:"data-root"`
+	ExecRoot           string   `json:"exec-root"`
+	CgroupParent       string   `json:"cgroup-parent"`
+	Bridge             string   `json:"bridge"`
+	BIP                string   `json:"bip"`
+	Debug              bool     `json:"debug"`
+	InsecureRegistries []string `json:"insecure-registries"`
+	RegistryMirrors    []string `json:"registry-mirrors"`
+}
+
+// applyConfigFile fills what the command line did not set from
+// daemon.json; a missing file is fine, a malformed one is an error.
+func applyConfigFile(cmd *cobra.Command, path string, cfg *daemon.Config, debug *bool) error {
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) && !cmd.Flags().Changed("config-file") {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read daemon config: %w", err)
+	}
+	var dj daemonJSON
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&dj); err != nil {
+		return fmt.Errorf("invalid daemon config %s: %w", path, err)
+	}
+	set := func(flag string, dst *string, v string) {
+		if v != "" && !cmd.Flags().Changed(flag) {
+			*dst = v
+		}
+	}
+	set("data-root", &cfg.DataRoot, dj.DataRoot)
+	set("exec-root", &cfg.ExecRoot, dj.ExecRoot)
+	set("cgroup-parent", &cfg.CgroupParent, dj.CgroupParent)
+	set("bridge", &cfg.Bridge, dj.Bridge)
+	if dj.BIP != "" && !cmd.Flags().Changed("bip") {
+		if err := (prefixFlag{&cfg.BIP}).Set(dj.BIP); err != nil {
+			return fmt.Errorf("daemon config %s: %w", path, err)
+		}
+	}
+	if dj.Debug && !cmd.Flags().Changed("debug") {
+		*debug = true
+	}
+	cfg.Registry.Insecure = append(cfg.Registry.Insecure, dj.InsecureRegistries...)
+	cfg.Registry.Mirrors = append(cfg.Registry.Mirrors, dj.RegistryMirrors...)
+	return nil
+}

@@ -63,7 +63,7 @@ func (c *Client) Pull(ctx context.Context, refStr, platform string, ac registryt
 	opts = append(opts, remote.WithPlatform(p))
 	tagOrDigest := ref.Identifier()
 	out(Progress{ID: tagOrDigest, Status: "Pulling from " + repoPath(ref)})
-	desc, err := remote.Get(ref, opts...)
+	desc, err := c.getWithMirrors(ctx, ref, ac, p, opts)
 	if err != nil {
 		return nil, pullError(ref, err)
 	}
@@ -306,4 +306,34 @@ func pullError(ref name.Reference, err error) error {
 		return fmt.Errorf("no matching manifest for %s in the manifest list entries: %w", runtime.GOOS+"/"+runtime.GOARCH, ErrNotFound)
 	}
 	return fmt.Errorf("pull %s: %w", ref, err)
+}
+
+// getWithMirrors fetches ref's descriptor, from the configured mirrors
+// first when ref is a Docker Hub image (as dockerd's registry-mirrors do),
+// then from the registry itself.
+func (c *Client) getWithMirrors(ctx context.Context, ref name.Reference, ac registrytypes.AuthConfig, p v1.Platform, opts []remote.Option) (*remote.Descriptor, error) {
+	if reg := ref.Context().RegistryStr(); reg == name.DefaultRegistry || reg == "index.docker.io" {
+		for _, m := range c.cfg.Mirrors {
+			host := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(m, "https://"), "http://"), "/")
+			mref, err := c.ParseRef(host + "/" + ref.Context().RepositoryStr() + refSuffix(ref))
+			if err != nil {
+				continue
+			}
+			mopts := append(c.remoteOptions(ctx, mref, registrytypes.AuthConfig{}), remote.WithPlatform(p))
+			if desc, err := remote.Get(mref, mopts...); err == nil {
+				c.log.Debug("pulled through mirror", "ref", ref.String(), "mirror", host)
+				return desc, nil
+			} else {
+				c.log.Debug("mirror failed", "mirror", host, "err", err)
+			}
+		}
+	}
+	return remote.Get(ref, opts...)
+}
+
+func refSuffix(ref name.Reference) string {
+	if d, ok := ref.(name.Digest); ok {
+		return "@" + d.DigestStr()
+	}
+	return ":" + ref.Identifier()
 }
