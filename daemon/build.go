@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/containerd/errdefs"
+	"github.com/distribution/reference"
 	apicontainer "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 
@@ -44,8 +45,28 @@ func (d *Daemon) ImageBuild(ctx context.Context, body io.Reader, opts server.Bui
 	return id, nil
 }
 
-// buildRunner runs RUN steps as ordinary containers.
+// buildRunner runs RUN steps as ordinary containers and pulls base
+// images.
 type buildRunner struct{ d *Daemon }
+
+// Pull implements build.Runner with the daemon's registry client and no
+// credentials of the client's beyond what the registry allows anonymously.
+func (r buildRunner) Pull(ctx context.Context, ref string, progress func(string)) error {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return fmt.Errorf("invalid reference format: %s", ref)
+	}
+	ref = reference.FamiliarString(reference.TagNameOnly(named))
+	return r.d.ImagePull(ctx, ref, "", "", func(m server.ProgressMessage) {
+		if m.Status != "" && m.ProgressDetail == nil {
+			if m.ID != "" {
+				progress(m.ID + ": " + m.Status)
+			} else {
+				progress(m.Status)
+			}
+		}
+	})
+}
 
 // RunContainer implements build.Runner: create, attach, start, wait,
 // commit (through req.Commit) and always remove.

@@ -280,8 +280,8 @@ func TestBuildBadInput(t *testing.T) {
 		{"syntax", "FROM busybox\nFOO bar\n", []string{"line 2", "Dockerfile", "unknown instruction: FOO"}},
 		{"outside", "FROM busybox\nCOPY ../secret /x\n", []string{"outside the build context", "../secret"}},
 		{"missing", "FROM busybox\nCOPY nothere /x\n", []string{"file not found in build context", "nothere"}},
-		{"stage", "FROM busybox\nCOPY --from=nosuch /a /b\n", []string{"--from=nosuch", "no such stage or image"}},
-		{"base", "FROM nosuchimage:1\n", []string{"FROM nosuchimage:1", "berth cannot pull"}},
+		{"stage", "FROM busybox\nCOPY --from=nosuch /a /b\n", []string{"--from=nosuch", "no such stage"}},
+		{"base", "FROM nosuchimage:1\n", []string{"FROM nosuchimage:1", "pull"}},
 		{"run", "FROM busybox\nRUN echo some output; echo more output >&2; exit 3\n", []string{"returned a non-zero code: 3", "more output"}},
 	}
 	for _, c := range cases {

@@ -68,6 +68,17 @@ func TestRegistryPushPullRoundTrip(t *testing.T) {
 	}
 	d.MustBerth("push", ref)
 
+	// A build whose FROM image is not here pulls it.
+	d.MustDocker("rmi", ref)
+	ctxDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM "+ref+"\nRUN echo built > /built\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.MustDocker("build", "-t", "from-registry", ctxDir)
+	if out := d.MustDocker("run", "--rm", "from-registry", "cat", "/built"); out != "built\n" {
+		t.Errorf("image built FROM a pulled base: %q", out)
+	}
+
 	// Errors in Docker's words.
 	if r := d.Docker("pull", reg.Addr+"/nosuch/repo:latest"); r.Code == 0 || !strings.Contains(r.Stderr, "not found") && !strings.Contains(r.Stderr, "does not exist") {
 		t.Errorf("pull of a missing repo: %s", r)

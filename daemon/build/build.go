@@ -67,6 +67,9 @@ type RunRequest struct {
 // create / start / wait / remove path. The container is always removed.
 type Runner interface {
 	RunContainer(ctx context.Context, req RunRequest) (exitCode int, err error)
+	// Pull fetches an image from its registry (for FROM and COPY --from
+	// of an image that is not here, and --pull), writing progress lines.
+	Pull(ctx context.Context, ref string, progress func(line string)) error
 }
 
 // Builder builds images.

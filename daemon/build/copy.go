@@ -284,7 +284,12 @@ func (s *session) fromImage(ctx context.Context, idx int, from string) (*image.I
 	}
 	img, err := s.b.images.Get(ctx, from)
 	if err != nil {
-		return nil, fmt.Errorf("COPY --from=%s: no such stage or image (berth cannot pull images yet)", from)
+		if perr := s.b.run.Pull(ctx, from, func(string) {}); perr != nil {
+			return nil, fmt.Errorf("COPY --from=%s: no such stage, and the image cannot be pulled: %v", from, perr)
+		}
+		if img, err = s.b.images.Get(ctx, from); err != nil {
+			return nil, fmt.Errorf("COPY --from=%s: %w", from, err)
+		}
 	}
 	return img, nil
 }

@@ -226,14 +226,18 @@ func (s *session) buildStage(ctx context.Context, idx int, stg instructions.Stag
 	case strings.EqualFold(base, "scratch"):
 	default:
 		img, err := s.b.images.Get(ctx, base)
-		if err != nil {
-			if errdefs.IsNotFound(err) {
-				return nil, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("%s:%d: FROM %s: no such image here, and berth cannot pull images from a registry yet (load or import it first)", s.dfName, line(stg.Location), base))
+		if (err != nil && errdefs.IsNotFound(err)) || (err == nil && s.opts.Pull) {
+			perr := s.b.run.Pull(ctx, base, func(l string) { s.say(idx, "%s\n", l) })
+			if perr != nil && err != nil {
+				return nil, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("%s:%d: FROM %s: %v", s.dfName, line(stg.Location), base, perr))
 			}
-			return nil, err
+			if perr != nil {
+				s.say(idx, "pull %s failed (%v): using the local image\n", base, perr)
+			}
+			img, err = s.b.images.Get(ctx, base)
 		}
-		if s.opts.Pull {
-			s.say(idx, "berth cannot pull yet: using the local %s\n", base)
+		if err != nil {
+			return nil, err
 		}
 		st.setImage(img)
 	}

@@ -136,6 +136,9 @@ func run() error {
 		per := (busyRSS - idleRSS + shimRSS) / 20
 		fmt.Printf("%-58s %12s %12s\n", "extra memory per running container (daemon RSS growth + shim PSS)", mb(per), "≤ 3 MB")
 	}
+	if err := benchRegistry(bin, env, cmd, dir); err != nil {
+		fmt.Fprintln(os.Stderr, "registry figures:", err)
+	}
 	if err := benchBuild(cmd, dir); err != nil {
 		fmt.Fprintln(os.Stderr, "build bench:", err)
 	}
