@@ -78,6 +78,22 @@ func TestRegistryPushPullRoundTrip(t *testing.T) {
 	if out := d.MustDocker("run", "--rm", "from-registry", "cat", "/built"); out != "built\n" {
 		t.Errorf("image built FROM a pulled base: %q", out)
 	}
+	// A two-layer image: its layers download in parallel.
+	two := reg.Addr + "/demo/two:v1"
+	d.MustDocker("tag", "from-registry", two)
+	d.MustDocker("push", two)
+	twoID := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.Id}}", two))
+	d.MustDocker("rmi", "-f", "from-registry", two, ref)
+	if out := d.MustDocker("pull", two); strings.Count(out, "Pull complete") != 2 {
+		t.Errorf("pull of a two-layer image:\n%s", out)
+	}
+	if got := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.Id}}", two)); got != twoID {
+		t.Errorf("two-layer image ID %s, want %s", got, twoID)
+	}
+	if out := d.MustDocker("run", "--rm", two, "cat", "/built"); out != "built\n" {
+		t.Errorf("two-layer image content: %q", out)
+	}
+	d.MustDocker("pull", ref)
 
 	// Errors in Docker's words.
 	if r := d.Docker("pull", reg.Addr+"/nosuch/repo:latest"); r.Code == 0 || !strings.Contains(r.Stderr, "not found") && !strings.Contains(r.Stderr, "does not exist") {

@@ -39,6 +39,12 @@ func (s *Store) addLayer(ctx context.Context, parent digest.Digest, r io.Reader)
 // addLayerExpect is addLayer that refuses a layer whose diff ID is not
 // expected (when set); nothing is stored then.
 func (s *Store) addLayerExpect(ctx context.Context, parent digest.Digest, r io.Reader, expected digest.Digest) (diffID, chainID digest.Digest, err error) {
+	return s.addLayerChecked(ctx, parent, r, expected, nil)
+}
+
+// addLayerChecked is addLayerExpect with a last check (check, when set)
+// run after the whole stream is read and before anything is committed.
+func (s *Store) addLayerChecked(ctx context.Context, parent digest.Digest, r io.Reader, expected digest.Digest, check func() error) (diffID, chainID digest.Digest, err error) {
 	dr, err := archive.Decompress(r)
 	if err != nil {
 		return "", "", err
@@ -51,6 +57,12 @@ func (s *Store) addLayerExpect(ctx context.Context, parent digest.Digest, r io.R
 	if _, err := io.Copy(w, dr); err != nil {
 		w.Abort()
 		return "", "", fmt.Errorf("read layer: %w", err)
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			w.Abort()
+			return "", "", err
+		}
 	}
 	diffID, err = w.Commit(expected)
 	if err != nil {

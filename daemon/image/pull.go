@@ -32,6 +32,14 @@ func (s *Store) AddLayer(ctx context.Context, parent digest.Digest, r io.Reader,
 	return chainID, err
 }
 
+// AddLayerStream is AddLayer for a layer read straight from the network:
+// check runs once the stream has been read and before the layer is
+// committed (the caller verifies the compressed digest there).
+func (s *Store) AddLayerStream(ctx context.Context, parent digest.Digest, r io.Reader, diffID digest.Digest, check func() error) (digest.Digest, error) {
+	_, chainID, err := s.addLayerChecked(ctx, parent, r, diffID, check)
+	return chainID, err
+}
+
 // CreateFromConfig registers the image whose config is cfg (its ID is the
 // config's digest, so it is the same on every host). All its layers must
 // be stored already.

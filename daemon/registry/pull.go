@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"os"
@@ -99,6 +100,36 @@ func (c *Client) Pull(ctx context.Context, refStr, platform string, ac registryt
 	}
 	chainIDs := image.ChainIDs(diffIDs)
 
+	missing := 0
+	for i := range layers {
+		if !st.HasLayer(chainIDs[i]) {
+			missing++
+		}
+	}
+	if missing == 1 {
+		// One layer to fetch: stream it from the network straight into
+		// the store (no temporary copy).
+		var parent digest.Digest
+		for i, l := range layers {
+			ld, err := l.Digest()
+			if err != nil {
+				return nil, pullError(ref, err)
+			}
+			short := shortID(ld.String())
+			if st.HasLayer(chainIDs[i]) {
+				out(Progress{ID: short, Status: "Already exists"})
+			} else {
+				out(Progress{ID: short, Status: "Pulling fs layer"})
+				if err := c.streamLayer(ctx, st, parent, l, ld, diffIDs[i], short, out); err != nil {
+					return nil, fmt.Errorf("pull %s: layer %s: %w", ref, ld, err)
+				}
+				out(Progress{ID: short, Status: "Pull complete"})
+			}
+			parent = chainIDs[i]
+		}
+		return c.register(ctx, ref, desc.Digest.String(), cfgName.String(), cfgBytes, st, out)
+	}
+
 	// Download what is missing, several at a time, into temporary files.
 	type result struct {
 		path string
@@ -169,8 +200,15 @@ func (c *Client) Pull(ctx context.Context, refStr, platform string, ac registryt
 	if firstErr != nil {
 		return nil, firstErr
 	}
+	return c.register(ctx, ref, desc.Digest.String(), cfgName.String(), cfgBytes, st, out)
+}
+
+// register records the pulled image (config, tag, repo digest) once all
+// its layers are stored, and reports the result as Docker does.
+func (c *Client) register(ctx context.Context, ref name.Reference, manifestDigest, cfgDigest string, cfgBytes []byte, st *image.Store, out func(Progress)) (*image.Image, error) {
+	tagOrDigest := ref.Identifier()
 	existed := false
-	if old, err := st.Get(ctx, cfgName.String()); err == nil && old != nil {
+	if old, err := st.Get(ctx, cfgDigest); err == nil && old != nil {
 		existed = true
 	}
 	created, err := st.CreateFromConfig(ctx, cfgBytes)
@@ -181,19 +219,15 @@ func (c *Client) Pull(ctx context.Context, refStr, platform string, ac registryt
 	if t, ok := ref.(name.Tag); ok {
 		tagRef := familiarName + ":" + t.TagStr()
 		prev, _ := st.Get(ctx, tagRef)
-		if prev != nil && prev.ID == created.ID {
-			existed = true
-		} else {
-			existed = false
-		}
+		existed = prev != nil && prev.ID == created.ID
 		if err := st.Tag(ctx, created.ID, tagRef); err != nil {
 			return nil, err
 		}
 	}
-	if err := st.SetRepoDigest(ctx, created.ID, familiarName+"@"+desc.Digest.String()); err != nil {
+	if err := st.SetRepoDigest(ctx, created.ID, familiarName+"@"+manifestDigest); err != nil {
 		return nil, err
 	}
-	out(Progress{Status: "Digest: " + desc.Digest.String()})
+	out(Progress{Status: "Digest: " + manifestDigest})
 	full := familiarName + ":" + tagOrDigest
 	if strings.HasPrefix(tagOrDigest, "sha256:") {
 		full = familiarName + "@" + tagOrDigest
@@ -204,6 +238,65 @@ func (c *Client) Pull(ctx context.Context, refStr, platform string, ac registryt
 		out(Progress{Status: "Status: Downloaded newer image for " + full})
 	}
 	return created, nil
+}
+
+// streamLayer reads a layer from the registry straight into the store,
+// checking its compressed digest before the layer is committed.
+func (c *Client) streamLayer(ctx context.Context, st *image.Store, parent digest.Digest, l v1.Layer, want v1.Hash, diffID digest.Digest, short string, out func(Progress)) error {
+	size, _ := l.Size()
+	rc, err := l.Compressed()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	pr := &progressReader{r: rc, h: sha256.New(), size: size, id: short, out: out}
+	check := func() error {
+		if _, err := io.Copy(io.Discard, pr); err != nil {
+			return verifyErr(want, err)
+		}
+		if got := "sha256:" + hex.EncodeToString(pr.h.Sum(nil)); got != want.String() {
+			return fmt.Errorf("filesystem layer verification failed for digest %s (got %s): %w", want, got, ErrDigest)
+		}
+		out(Progress{ID: short, Status: "Download complete"})
+		return nil
+	}
+	if _, err := st.AddLayerStream(ctx, parent, pr, diffID, check); err != nil {
+		if errors.Is(err, ErrDigest) {
+			return err
+		}
+		return verifyErr(want, err)
+	}
+	return nil
+}
+
+func verifyErr(want v1.Hash, err error) error {
+	if strings.Contains(err.Error(), "digest") || strings.Contains(err.Error(), "checksum") {
+		return fmt.Errorf("filesystem layer verification failed for digest %s (%v): %w", want, err, ErrDigest)
+	}
+	return err
+}
+
+// progressReader hashes what it reads and reports download progress.
+type progressReader struct {
+	r          io.Reader
+	h          hash.Hash
+	size, done int64
+	last       int64
+	id         string
+	out        func(Progress)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.h.Write(b[:n])
+		p.done += int64(n)
+		if p.done-p.last >= 512<<10 || p.done == p.size {
+			p.out(Progress{ID: p.id, Status: "Downloading", Current: p.done, Total: p.size})
+			p.last = p.done
+		}
+	}
+	return n, err
 }
 
 // download copies a layer's compressed blob to a temporary file, checking

@@ -15,7 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/klauspost/compress/gzip"
+	gzip "github.com/klauspost/pgzip"
 	registrytypes "github.com/moby/moby/api/types/registry"
 	digest "github.com/opencontainers/go-digest"
 
