@@ -3,8 +3,10 @@ package daemon
 import (
 	"context"
 	"errors"
+	"sort"
 
 	"github.com/containerd/errdefs"
+	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/events"
 	registrytypes "github.com/moby/moby/api/types/registry"
 
@@ -54,13 +56,39 @@ func (d *Daemon) ImagePush(ctx context.Context, ref, auth string, out func(serve
 	if err != nil {
 		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
 	}
-	if _, err := d.images.Get(ctx, ref); err != nil {
-		return errdefs.ErrNotFound.WithMessage("An image does not exist locally with the tag: " + ref)
+	refs := []string{ref}
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return errdefs.ErrInvalidArgument.WithMessage("invalid reference format: " + ref)
 	}
-	if _, _, err := d.reg.Push(ctx, ref, ac, d.images, toAPIProgress(out)); err != nil {
-		return registryErr(err)
+	if _, tagged := named.(reference.Tagged); !tagged {
+		// push --all-tags: every local tag of the repository.
+		refs = nil
+		imgs, err := d.images.List(ctx)
+		if err != nil {
+			return err
+		}
+		for _, img := range imgs {
+			for _, t := range img.RepoTags {
+				if tn, err := reference.ParseNormalizedNamed(t); err == nil && tn.Name() == named.Name() {
+					refs = append(refs, t)
+				}
+			}
+		}
+		sort.Strings(refs)
+		if len(refs) == 0 {
+			return errdefs.ErrNotFound.WithMessage("An image does not exist locally with the tag: " + reference.FamiliarName(named))
+		}
 	}
-	d.emit(events.ImageEventType, events.ActionPush, ref, map[string]string{"name": ref})
+	for _, r := range refs {
+		if _, err := d.images.Get(ctx, r); err != nil {
+			return errdefs.ErrNotFound.WithMessage("An image does not exist locally with the tag: " + r)
+		}
+		if _, _, err := d.reg.Push(ctx, r, ac, d.images, toAPIProgress(out)); err != nil {
+			return registryErr(err)
+		}
+		d.emit(events.ImageEventType, events.ActionPush, r, map[string]string{"name": r})
+	}
 	return nil
 }
 

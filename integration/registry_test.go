@@ -107,6 +107,14 @@ func TestRegistryPushPullRoundTrip(t *testing.T) {
 		t.Errorf("pull from an unreachable registry succeeded")
 	}
 
+	// push --all-tags.
+	d.MustDocker("tag", ref, reg.Addr+"/demo/all:a")
+	d.MustDocker("tag", ref, reg.Addr+"/demo/all:b")
+	d.MustDocker("push", "--all-tags", reg.Addr+"/demo/all")
+	d.MustDocker("rmi", reg.Addr+"/demo/all:a", reg.Addr+"/demo/all:b")
+	d.MustBerth("pull", reg.Addr+"/demo/all:b")
+	d.MustDocker("pull", reg.Addr+"/demo/all:a")
+
 	// docker-py.
 	script := fmt.Sprintf(`
 import docker
@@ -351,5 +359,26 @@ func TestRegistryMirrorFromDaemonJSON(t *testing.T) {
 	r := d.Run(nil, 10*time.Second, testenv.Binary(t), "daemon", "--config-file", bad, "--host", "unix://"+filepath.Join(t.TempDir(), "x.sock"))
 	if r.Code == 0 || !strings.Contains(r.Stderr, "invalid daemon config") {
 		t.Errorf("daemon with a malformed daemon.json: %s", r)
+	}
+}
+
+// TestRegistryPullThroughCache: `berth registry serve --proxy-remote`
+// serves what the remote has and keeps a copy.
+func TestRegistryPullThroughCache(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	origin := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	d.MustDocker("tag", "busybox", origin.Addr+"/library/app:v1")
+	d.MustDocker("push", origin.Addr+"/library/app:v1")
+	id := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.Id}}", "busybox"))
+	cache := testenv.StartRegistry(t, testenv.RegistryOptions{ProxyRemote: "http://" + origin.Addr})
+	d.MustDocker("rmi", "-f", "busybox", origin.Addr+"/library/app:v1")
+	d.MustDocker("pull", cache.Addr+"/library/app:v1")
+	if got := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.Id}}", cache.Addr+"/library/app:v1")); got != id {
+		t.Errorf("image through the cache = %s, want %s", got, id)
+	}
+	blobs, _ := filepath.Glob(filepath.Join(cache.Root, "docker/registry/v2/blobs/sha256/*/*"))
+	if len(blobs) == 0 {
+		t.Errorf("the pull-through cache kept no blobs")
 	}
 }

@@ -33,6 +33,8 @@ type RegistryOptions struct {
 	Htpasswd string
 	TLSCert  string
 	TLSKey   string
+	// ProxyRemote makes it a pull-through cache of this registry URL.
+	ProxyRemote string
 }
 
 // StartRegistry runs `berth registry serve` on a free port; it is stopped
@@ -55,6 +57,9 @@ func StartRegistry(t testing.TB, o RegistryOptions) *Registry {
 	}
 	if o.TLSCert != "" {
 		args = append(args, "--tls-cert", o.TLSCert, "--tls-key", o.TLSKey)
+	}
+	if o.ProxyRemote != "" {
+		args = append(args, "--proxy-remote", o.ProxyRemote)
 	}
 	r.cmd = exec.Command(Binary(t), args...)
 	logf, _ := os.Create(filepath.Join(r.Root, "..", "registry.log"))
