@@ -54,6 +54,9 @@ func (s *Store) addLayerChecked(ctx context.Context, parent digest.Digest, r io.
 	if err != nil {
 		return "", "", err
 	}
+	if expected != "" {
+		return s.addLayerConcurrent(ctx, parent, dr, w, expected, check)
+	}
 	if _, err := io.Copy(w, dr); err != nil {
 		w.Abort()
 		return "", "", fmt.Errorf("read layer: %w", err)
@@ -79,6 +82,53 @@ func (s *Store) addLayerChecked(ctx context.Context, parent digest.Digest, r io.
 	defer f.Close()
 	if _, err := s.snaps.ApplyLayer(ctx, parent, chainID, f); err != nil {
 		return "", "", err
+	}
+	return diffID, chainID, nil
+}
+
+// addLayerConcurrent stores the blob and unpacks the layer at the same
+// time (the diff ID, and so the chain ID, is known in advance): the
+// decompressed stream is written to the blob and piped to the unpacker.
+// The unpacked layer is renamed into place only after the blob's digest
+// matched (and check passed); otherwise both are discarded.
+func (s *Store) addLayerConcurrent(ctx context.Context, parent digest.Digest, dr io.Reader, w *blobWriter, expected digest.Digest, check func() error) (diffID, chainID digest.Digest, err error) {
+	chainID = expected
+	if parent != "" {
+		chainID = ChainIDs([]digest.Digest{parent, expected})[1]
+	}
+	pr, pw := io.Pipe()
+	verdict := make(chan error, 1)
+	applied := make(chan error, 1)
+	go func() {
+		_, err := s.snaps.ApplyLayerVerified(ctx, parent, chainID, pr, func() error {
+			// Drain what the tar reader left (end-of-archive padding)
+			// so the writer side finishes, then wait for the digests.
+			_, _ = io.Copy(io.Discard, pr)
+			return <-verdict
+		})
+		_, _ = io.Copy(io.Discard, pr) // after an early unpack error
+		applied <- err
+	}()
+	_, copyErr := io.Copy(io.MultiWriter(w, pw), dr)
+	pw.CloseWithError(copyErr)
+	var verr error
+	switch {
+	case copyErr != nil:
+		verr = fmt.Errorf("read layer: %w", copyErr)
+	case check != nil:
+		verr = check()
+	}
+	if verr == nil {
+		diffID, verr = w.Commit(expected)
+	} else {
+		w.Abort()
+	}
+	verdict <- verr
+	if aerr := <-applied; verr == nil && aerr != nil {
+		verr = aerr
+	}
+	if verr != nil {
+		return "", "", verr
 	}
 	return diffID, chainID, nil
 }

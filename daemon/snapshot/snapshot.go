@@ -62,11 +62,24 @@ func (s *Snapshotter) HasLayer(chainID digest.Digest) bool {
 // layer is kept and its diff drained. The unpack goes to a temporary
 // directory renamed into place, so a failure leaves nothing behind.
 func (s *Snapshotter) ApplyLayer(ctx context.Context, parent, chainID digest.Digest, diff io.Reader) (int64, error) {
+	return s.ApplyLayerVerified(ctx, parent, chainID, diff, nil)
+}
+
+// ApplyLayerVerified is ApplyLayer for a diff whose content is still
+// being checked while it is unpacked: verify (when set) is called once
+// the unpack is done and before the layer is renamed into place, and an
+// error from it discards the layer.
+func (s *Snapshotter) ApplyLayerVerified(ctx context.Context, parent, chainID digest.Digest, diff io.Reader, verify func() error) (int64, error) {
 	if err := chainID.Validate(); err != nil {
 		return 0, fmt.Errorf("apply layer: %w", err)
 	}
 	if s.HasLayer(chainID) {
 		_, _ = io.Copy(io.Discard, diff)
+		if verify != nil {
+			if err := verify(); err != nil {
+				return 0, err
+			}
+		}
 		return s.layerSize(chainID), nil
 	}
 	if parent != "" && !s.HasLayer(parent) {
@@ -94,6 +107,11 @@ func (s *Snapshotter) ApplyLayer(ctx context.Context, parent, chainID digest.Dig
 	}
 	if err := syncDir(tmp); err != nil {
 		return 0, err
+	}
+	if verify != nil {
+		if err := verify(); err != nil {
+			return 0, err
+		}
 	}
 	if err := os.Rename(tmp, s.layerDir(chainID)); err != nil {
 		if s.HasLayer(chainID) {

@@ -20,7 +20,7 @@ import (
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
-	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/pgzip"
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
 )
@@ -62,7 +62,9 @@ func Decompress(r io.Reader) (io.ReadCloser, error) {
 	}
 	switch {
 	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-		zr, err := gzip.NewReader(br)
+		// pgzip decompresses ahead in its own goroutine, so reading (and
+		// hashing) the compressed stream overlaps with decompressing it.
+		zr, err := pgzip.NewReaderN(br, 1<<20, 4)
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
