@@ -33,7 +33,7 @@ func addImageCommands(root *cobra.Command, a *app) {
 	rm.Use = "rm [OPTIONS] IMAGE [IMAGE...]"
 	rm.Aliases = []string{"remove", "rmi"}
 	mgmt.AddCommand(ls, rm, a.historyCmd(), a.tagCmd(), a.importCmd(), a.saveCmd(), a.loadCmd(),
-		a.pullCmd(), a.pushCmd(), a.buildCmd(), a.imageInspectCmd(), a.imagePruneCmd())
+		a.pullCmd(), a.pushCmd(), a.buildCmd(), a.imageInspectCmd(), a.imagePruneCmd(), a.bootstrapCmd())
 	root.AddCommand(mgmt)
 }
 
