@@ -111,4 +111,3 @@ func emptyDir(dir string) error {
 	}
 	return nil
 }
-
