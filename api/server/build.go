@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // BuildOptions are the query options of POST /build (the classic
@@ -44,39 +43,12 @@ type buildErrDetail struct {
 	Message string `json:"message"`
 }
 
-// buildStream writes the progress stream; the response header goes out
-// with the first message, so an error before any output is an ordinary
-// HTTP error.
-type buildStream struct {
-	mu      sync.Mutex
-	w       http.ResponseWriter
-	enc     *json.Encoder
-	started bool
-}
-
-func (b *buildStream) send(m buildMessage) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.started {
-		b.w.Header().Set("Content-Type", "application/json")
-		b.w.WriteHeader(200)
-		b.enc = json.NewEncoder(b.w)
-		b.started = true
-	}
-	_ = b.enc.Encode(m)
-	if f, ok := b.w.(http.Flusher); ok {
-		f.Flush()
-	}
-}
+// buildStream writes the build's progress stream (see jsonStream).
+type buildStream struct{ jsonStream }
 
 func (b *buildStream) Stream(text string) { b.send(buildMessage{Stream: text}) }
 func (b *buildStream) Aux(id string)      { b.send(buildMessage{Aux: map[string]string{"ID": id}}) }
 
-func (b *buildStream) isStarted() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.started
-}
 
 func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
@@ -113,7 +85,7 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
 			return badRequest("invalid tag: empty")
 		}
 	}
-	out := &buildStream{w: w}
+	out := &buildStream{jsonStream{w: w}}
 	id, err := s.b.ImageBuild(r.Context(), r.Body, opts, out)
 	if err != nil {
 		if !out.isStarted() {

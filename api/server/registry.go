@@ -28,16 +28,18 @@ type ProgressDetail struct {
 	Total   int64 `json:"total,omitempty"`
 }
 
-// progressStream writes ProgressMessages; the header goes out with the
-// first one, so an error before any progress is an ordinary HTTP error.
-type progressStream struct {
+// jsonStream writes a JSON progress stream, one object per line, flushed
+// as it goes (build, pull and push). The response header goes out with
+// the first message, so an error before any output is an ordinary HTTP
+// error.
+type jsonStream struct {
 	mu      sync.Mutex
 	w       http.ResponseWriter
 	enc     *json.Encoder
 	started bool
 }
 
-func (p *progressStream) send(m ProgressMessage) {
+func (p *jsonStream) send(m any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.started {
@@ -52,16 +54,24 @@ func (p *progressStream) send(m ProgressMessage) {
 	}
 }
 
+func (p *jsonStream) isStarted() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.started
+}
+
+// progressStream writes the ProgressMessages of a pull or push.
+type progressStream struct{ jsonStream }
+
+func (p *progressStream) progress(m ProgressMessage) { p.send(m) }
+
 // finish reports err in the stream when it has started (as Docker does),
 // or returns it for an ordinary error response.
 func (p *progressStream) finish(err error) error {
 	if err == nil {
 		return nil
 	}
-	p.mu.Lock()
-	started := p.started
-	p.mu.Unlock()
-	if !started {
+	if !p.isStarted() {
 		return err
 	}
 	p.send(ProgressMessage{ErrorDetail: &buildErrDetail{Message: err.Error()}, Error: err.Error()})
@@ -83,8 +93,8 @@ func (s *Server) imagePull(w http.ResponseWriter, r *http.Request, img string) e
 		return badRequest(fmt.Sprintf("invalid reference format: %s", ref))
 	}
 	named = reference.TagNameOnly(named)
-	ps := &progressStream{w: w}
-	err = s.b.ImagePull(r.Context(), reference.FamiliarString(named), q.Get("platform"), r.Header.Get("X-Registry-Auth"), ps.send)
+	ps := &progressStream{jsonStream{w: w}}
+	err = s.b.ImagePull(r.Context(), reference.FamiliarString(named), q.Get("platform"), r.Header.Get("X-Registry-Auth"), ps.progress)
 	return ps.finish(err)
 }
 
@@ -94,8 +104,8 @@ func (s *Server) imagePush(w http.ResponseWriter, r *http.Request, name string) 
 	if t := q.Get("tag"); t != "" {
 		ref += ":" + t
 	}
-	ps := &progressStream{w: w}
-	err := s.b.ImagePush(r.Context(), ref, r.Header.Get("X-Registry-Auth"), ps.send)
+	ps := &progressStream{jsonStream{w: w}}
+	err := s.b.ImagePush(r.Context(), ref, r.Header.Get("X-Registry-Auth"), ps.progress)
 	return ps.finish(err)
 }
 
