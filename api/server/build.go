@@ -49,7 +49,6 @@ type buildStream struct{ jsonStream }
 func (b *buildStream) Stream(text string) { b.send(buildMessage{Stream: text}) }
 func (b *buildStream) Aux(id string)      { b.send(buildMessage{Aux: map[string]string{"ID": id}}) }
 
-
 func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	if v := q.Get("version"); v == "2" {
