@@ -80,6 +80,14 @@ func ensureBridge(name string, gw netip.Addr, bits, mtu int) error {
 	} else if l.Type() != "bridge" {
 		return fmt.Errorf("interface %s exists and is not a bridge", name)
 	}
+	// A bridge whose address was never set takes the lowest MAC of its
+	// ports, so it would change whenever a container comes or goes — and
+	// containers' cached ARP entry for the gateway (DNS, egress) would go
+	// stale. A set address stays: derive one from the gateway, as
+	// containers' addresses are derived from theirs.
+	if err := netlink.LinkSetHardwareAddr(l, macFor(gw)); err != nil {
+		return fmt.Errorf("set the MAC address of bridge %s: %w", name, err)
+	}
 	addr := &netlink.Addr{IPNet: &net.IPNet{IP: gw.AsSlice(), Mask: net.CIDRMask(bits, 32)}}
 	if err := netlink.AddrReplace(l, addr); err != nil {
 		return fmt.Errorf("address %s on bridge %s: %w", gw, name, err)
