@@ -11,7 +11,7 @@ fi
 dir=$(mktemp -d /tmp/berth-try-XXXXXX)
 sock=$dir/berth.sock
 export BERTH_HOST=unix://$sock DOCKER_HOST=unix://$sock
-bin/berth daemon --host "$BERTH_HOST" --data-root "$dir/data" --exec-root "$dir/exec" --cgroup-parent berth-try >"$dir/daemon.log" 2>&1 &
+bin/berth daemon --host "$BERTH_HOST" --data-root "$dir/data" --exec-root "$dir/exec" --cgroup-parent berth-try --bridge berthtry0 >"$dir/daemon.log" 2>&1 &
 daemon=$!
 cleanup() {
   ids=$(bin/berth ps -aq 2>/dev/null || true)
