@@ -251,6 +251,9 @@ func (d *Daemon) NetworkConnect(ctx context.Context, name string, req network.Co
 		return errdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf("container cannot be disconnected from host network or connected to host network"))
 	}
 	c.Lock()
+	if c.NetworkSettings == nil {
+		c.NetworkSettings = &apicontainer.NetworkSettings{}
+	}
 	mode := c.HostConfig.NetworkMode
 	_, already := c.NetworkSettings.Networks[n.Name]
 	running := c.State.Running
@@ -282,6 +285,9 @@ func (d *Daemon) NetworkConnect(ctx context.Context, name string, req network.Co
 		fillEndpoint(es, c, n, ep)
 	}
 	c.Lock()
+	if c.NetworkSettings.Networks == nil {
+		c.NetworkSettings.Networks = map[string]*network.EndpointSettings{}
+	}
 	c.NetworkSettings.Networks[n.Name] = es
 	err = c.ToDisk()
 	c.Unlock()
@@ -303,7 +309,10 @@ func (d *Daemon) NetworkDisconnect(ctx context.Context, name string, req network
 		return err
 	}
 	c.Lock()
-	_, attached := c.NetworkSettings.Networks[n.Name]
+	attached := false
+	if c.NetworkSettings != nil {
+		_, attached = c.NetworkSettings.Networks[n.Name]
+	}
 	mode := c.HostConfig.NetworkMode
 	c.Unlock()
 	if !attached {
@@ -494,8 +503,10 @@ func (d *Daemon) setupNetworking(ctx context.Context, c *container.Container) (s
 	hc, cfg := c.HostConfig, c.Config
 	name, id := c.Name, c.ID
 	nets := map[string]*network.EndpointSettings{}
-	for k, v := range c.NetworkSettings.Networks {
-		nets[k] = v
+	if c.NetworkSettings != nil {
+		for k, v := range c.NetworkSettings.Networks {
+			nets[k] = v
+		}
 	}
 	c.Unlock()
 	switch {
@@ -564,7 +575,13 @@ func (d *Daemon) recordSandbox(c *container.Container, sb *bnet.Sandbox) {
 	}
 	c.Lock()
 	defer c.Unlock()
+	if c.NetworkSettings == nil {
+		c.NetworkSettings = &apicontainer.NetworkSettings{}
+	}
 	ns := c.NetworkSettings
+	if ns.Networks == nil {
+		ns.Networks = map[string]*network.EndpointSettings{}
+	}
 	ns.SandboxID = sb.ContainerID
 	ns.SandboxKey = sb.NetNS
 	for _, ep := range sb.Endpoints {

@@ -61,8 +61,17 @@ func (s *dnsServer) close() {
 	_ = s.tcp.ShutdownContext(ctx)
 }
 
-// ServeDNS implements dns.Handler.
+// ServeDNS implements dns.Handler. A query never takes the daemon down:
+// a panic while answering becomes SERVFAIL.
 func (r *resolver) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.Error("dns handler panic", "network", r.network, "panic", p)
+			m := new(dns.Msg)
+			m.SetRcode(q, dns.RcodeServerFailure)
+			_ = w.WriteMsg(m)
+		}
+	}()
 	if len(q.Question) != 1 {
 		m := new(dns.Msg)
 		m.SetRcode(q, dns.RcodeFormatError)
