@@ -454,3 +454,62 @@ func hostHasIPv6() bool {
 	l.Close()
 	return true
 }
+
+// udpEcho is a tiny UDP echo server, built by the test into an image:
+// busybox has no UDP server to answer through a published port.
+const udpEcho = `package main
+
+import "net"
+
+func main() {
+	c, err := net.ListenPacket("udp4", ":9999")
+	if err != nil {
+		panic(err)
+	}
+	buf := make([]byte, 2048)
+	for {
+		n, from, err := c.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		c.WriteTo(append([]byte("echo "), buf[:n]...), from)
+	}
+}
+`
+
+func TestPublishedUDP(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(udpEcho), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "udpecho"), filepath.Join(dir, "main.go"))
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GO111MODULE=off")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build udpecho: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM busybox\nCOPY udpecho /udpecho\nCMD [\"/udpecho\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.MustDocker("build", "-q", "-t", "udpecho", dir)
+	port := testenv.FreePort(t)
+	d.MustDocker("run", "-d", "--name", "echo", "-p", fmt.Sprintf("%d:9999/udp", port), "udpecho")
+	for _, host := range []string{"127.0.0.1", testenv.HostIP(t)} {
+		addr := net.JoinHostPort(host, strconv.Itoa(port))
+		testenv.Eventually(t, 10*time.Second, "udp echo through "+addr, func() bool {
+			c, err := net.Dial("udp4", addr)
+			if err != nil {
+				return false
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(300 * time.Millisecond))
+			if _, err := c.Write([]byte("ping")); err != nil {
+				return false
+			}
+			buf := make([]byte, 64)
+			n, err := c.Read(buf)
+			return err == nil && string(buf[:n]) == "echo ping"
+		})
+	}
+}
