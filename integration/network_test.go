@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -382,6 +383,32 @@ func startOutsideDNS(t *testing.T, o *testenv.Outside, name, ip string) *dns.Ser
 	})}
 	go func() { _ = srv.ActivateAndServe() }()
 	return srv
+}
+
+// TestDaemonsStartingTogether: daemons started at the same moment still
+// get different subnets (the host-wide network lock).
+func TestDaemonsStartingTogether(t *testing.T) {
+	ds := make([]*testenv.Daemon, 3)
+	var wg sync.WaitGroup
+	for i := range ds {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			ds[i] = testenv.StartDaemon(t)
+		}(i)
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for _, d := range ds {
+		if d == nil {
+			t.Fatal("a daemon did not start")
+		}
+		sub := strings.TrimSpace(d.MustDocker("network", "inspect", "-f", "{{(index .IPAM.Config 0).Subnet}}", "bridge"))
+		if seen[sub] {
+			t.Errorf("two daemons chose %s", sub)
+		}
+		seen[sub] = true
+	}
 }
 
 func TestTwoDaemonsCoexist(t *testing.T) {

@@ -33,6 +33,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/google/nftables"
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 )
 
 var (
@@ -112,6 +113,14 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	if err := m.load(); err != nil {
 		return nil, err
 	}
+	// Subnets are chosen among what the host's routes leave free; hold the
+	// host-wide lock until the bridges (and so their routes) exist, so two
+	// daemons starting together do not pick the same one.
+	unlock, err := hostLock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if err := m.ensurePredefined(); err != nil {
 		return nil, err
 	}
@@ -259,6 +268,25 @@ func (m *Manager) chooseSubnet(n *Network, subnet, ipRange netip.Prefix, gw neti
 	}
 	n.Subnet, n.IPRange, n.Gateway = subnet, ipRange, gw
 	return nil
+}
+
+// hostLockPath serialises subnet choice between the daemons of a host.
+const hostLockPath = "/run/berth-network.lock"
+
+// hostLock takes the host-wide network lock; the returned func releases it.
+func hostLock() (func(), error) {
+	f, err := os.OpenFile(hostLockPath, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("network lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("network lock: %w", err)
+	}
+	return func() {
+		_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		f.Close()
+	}, nil
 }
 
 func newID() string {
@@ -527,6 +555,11 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (Network, error
 	if req.Gateway.IsValid() && !req.Subnet.IsValid() {
 		return Network{}, errdefs.ErrInvalidArgument.WithMessage("gateway requires a subnet (--subnet)")
 	}
+	unlock, err := hostLock()
+	if err != nil {
+		return Network{}, err
+	}
+	defer unlock()
 	if err := m.chooseSubnet(n, req.Subnet, req.IPRange, req.Gateway); err != nil {
 		return Network{}, err
 	}
