@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -91,60 +89,4 @@ func finishTree(root *cobra.Command) {
 		}
 	}
 	walk(root)
-}
-
-func argError(cmd *cobra.Command, format string, a ...any) error {
-	return fmt.Errorf("%q %s.\nSee '%s --help'.\n\nUsage:  %s\n\n%s",
-		cmd.CommandPath(), fmt.Sprintf(format, a...), cmd.CommandPath(), cmd.UseLine(), cmd.Short)
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return "argument"
-	}
-	return "arguments"
-}
-
-// Argument validators with the docker CLI's wording.
-func minArgs(n int) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) >= n {
-			return nil
-		}
-		return argError(cmd, "requires at least %d %s", n, plural(n))
-	}
-}
-
-func maxArgs(n int) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) <= n {
-			return nil
-		}
-		return argError(cmd, "requires at most %d %s", n, plural(n))
-	}
-}
-
-func exactArgs(n int) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) == n {
-			return nil
-		}
-		return argError(cmd, "requires exactly %d %s", n, plural(n))
-	}
-}
-
-func rangeArgs(lo, hi int) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) >= lo && len(args) <= hi {
-			return nil
-		}
-		return argError(cmd, "requires at least %d and at most %d %s", lo, hi, plural(hi))
-	}
-}
-
-func noArgs(cmd *cobra.Command, args []string) error {
-	if len(args) == 0 {
-		return nil
-	}
-	return argError(cmd, "accepts no arguments")
 }

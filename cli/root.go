@@ -1,71 +1,53 @@
 // Package cli is the berth command line: docker's verbs, flags and output
 // formats, talking to the daemon only through the official Engine API
-// client (github.com/moby/moby/client).
+// client (github.com/moby/moby/client). This package is the root command:
+// the global options, the top-level verbs (`berth run` is `berth container
+// run`…) and the exit codes; the commands themselves live in one package
+// per noun under cli/command (container, image, build, network, volume,
+// system, registry, swarm, node, service, stack), on the helpers of
+// cli/command.
 package cli
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
+
+	"github.com/berth-project/berth/cli/command"
+	"github.com/berth-project/berth/cli/command/build"
+	"github.com/berth-project/berth/cli/command/container"
+	"github.com/berth-project/berth/cli/command/image"
+	"github.com/berth-project/berth/cli/command/machine"
+	"github.com/berth-project/berth/cli/command/network"
+	"github.com/berth-project/berth/cli/command/node"
+	"github.com/berth-project/berth/cli/command/registry"
+	"github.com/berth-project/berth/cli/command/service"
+	"github.com/berth-project/berth/cli/command/stack"
+	"github.com/berth-project/berth/cli/command/swarm"
+	"github.com/berth-project/berth/cli/command/system"
+	"github.com/berth-project/berth/cli/command/visualizer"
+	"github.com/berth-project/berth/cli/command/volume"
 )
 
 // DefaultHost is where the daemon listens unless told otherwise.
-const DefaultHost = "unix:///run/berth/berth.sock"
+const DefaultHost = command.DefaultHost
 
-// StatusError carries a command's exit status (a container's exit code for
-// run, start -a and exec).
-type StatusError struct {
-	Status string
-	Code   int
-}
+// Version is the berth client version shown by `berth version`.
+var Version = command.Version
 
-func (e *StatusError) Error() string { return e.Status }
-
-// app is what every command shares: the streams and the API client.
-type app struct {
-	host     string
-	debug    bool
-	logLevel string
-	in       io.Reader
-	out      io.Writer
-	errOut   io.Writer
-	api      *client.Client
-}
-
-func (a *app) client() (*client.Client, error) {
-	if a.api != nil {
-		return a.api, nil
-	}
-	host := a.host
-	if host == "" {
-		host = os.Getenv("BERTH_HOST")
-	}
-	if host == "" {
-		host = os.Getenv("DOCKER_HOST")
-	}
-	if host == "" {
-		host = DefaultHost
-	}
-	c, err := client.New(client.WithHost(host), client.WithAPIVersionNegotiation(), client.WithUserAgent("berth-cli"))
-	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", host, err)
-	}
-	a.api = c
-	return c, nil
-}
+// StatusError carries a command's exit status.
+type StatusError = command.StatusError
 
 // NewRootCommand builds `berth` with every verb.
 func NewRootCommand() *cobra.Command {
-	return newRoot(&app{in: os.Stdin, out: os.Stdout, errOut: os.Stderr})
+	return newRoot(command.New(os.Stdin, os.Stdout, os.Stderr))
 }
 
-func newRoot(a *app) *cobra.Command {
+func newRoot(c *command.Cli) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "berth [OPTIONS] COMMAND",
 		Short:         "A container engine and orchestrator that speaks Docker",
@@ -84,114 +66,165 @@ func newRoot(a *app) *cobra.Command {
 	root.SetVersionTemplate("berth version {{.Version}}\n")
 	// Global options come before the verb, as in docker; they are root-local
 	// flags (so verbs keep their own -H, -D…) parsed by splitGlobalFlags.
-	root.Flags().StringVarP(&a.host, "host", "H", "", "Daemon socket to connect to (default $BERTH_HOST, $DOCKER_HOST or "+DefaultHost+")")
-	root.Flags().BoolVarP(&a.debug, "debug", "D", false, "Enable debug mode")
-	root.Flags().StringVarP(&a.logLevel, "log-level", "l", "info", `Set the logging level ("debug", "info", "warn", "error", "fatal")`)
+	root.Flags().StringVarP(&c.Host, "host", "H", "", "Daemon socket to connect to (default $BERTH_HOST, $DOCKER_HOST or "+DefaultHost+")")
+	root.Flags().BoolVarP(&c.Debug, "debug", "D", false, "Enable debug mode")
+	root.Flags().StringVarP(&c.LogLevel, "log-level", "l", "info", `Set the logging level ("debug", "info", "warn", "error", "fatal")`)
+	c.TLS.AddFlags(root.Flags())
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return &StatusError{Status: fmt.Sprintf("%s\nSee '%s --help'.", err, cmd.CommandPath()), Code: 125}
+		return &command.StatusError{Status: fmt.Sprintf("%s\nSee '%s --help'.", err, cmd.CommandPath()), Code: 125}
 	})
-	root.SetOut(a.out)
-	root.SetErr(a.errOut)
-	addContainerCommands(root, a)
-	addImageCommands(root, a)
-	addVolumeCommands(root, a)
-	addSystemCommands(root, a)
+	root.SetOut(c.Out)
+	root.SetErr(c.Err)
+	addCommands(root, c)
 	finishTree(root)
 	return root
+}
+
+// addCommands adds the management commands (container, image…) and the
+// top-level verbs, each a command of its own noun's package.
+func addCommands(root *cobra.Command, c *command.Cli) {
+	root.AddCommand(
+		// Management commands.
+		container.NewContainerCommand(c),
+		image.NewImageCommand(c),
+		network.NewNetworkCommand(c),
+		volume.NewVolumeCommand(c),
+		system.NewSystemCommand(c),
+		swarm.NewSwarmCommand(c),
+		node.NewNodeCommand(c),
+		service.NewServiceCommand(c),
+		stack.NewStackCommand(c),
+		machine.NewMachineCommand(c),
+
+		// Containers.
+		container.NewRunCommand(c),
+		container.NewCreateCommand(c),
+		container.NewStartCommand(c),
+		container.NewStopCommand(c),
+		container.NewRestartCommand(c),
+		container.NewKillCommand(c),
+		container.NewRmCommand(c),
+		container.NewPsCommand(c),
+		container.NewLogsCommand(c),
+		container.NewWaitCommand(c),
+		container.NewExecCommand(c),
+		container.NewAttachCommand(c),
+		container.NewTopCommand(c),
+		container.NewRenameCommand(c),
+		container.NewPauseCommand(c),
+		container.NewUnpauseCommand(c),
+		container.NewPortCommand(c),
+		container.NewDiffCommand(c),
+		container.NewExportCommand(c),
+		container.NewCommitCommand(c),
+		container.NewCpCommand(c),
+		container.NewStatsCommand(c),
+
+		// Images.
+		image.NewImagesCommand(c),
+		image.NewHistoryCommand(c),
+		image.NewTagCommand(c),
+		image.NewRmiCommand(c),
+		image.NewImportCommand(c),
+		image.NewSaveCommand(c),
+		image.NewLoadCommand(c),
+		image.NewPullCommand(c),
+		image.NewPushCommand(c),
+		build.NewBuildCommand(c),
+
+		// Registries.
+		registry.NewLoginCommand(c),
+		registry.NewLogoutCommand(c),
+
+		// System.
+		system.NewVersionCommand(c),
+		system.NewInfoCommand(c),
+		system.NewEventsCommand(c),
+		system.NewInspectCommand(c),
+
+		// The visualizer.
+		visualizer.NewVisualizerCommand(c),
+	)
 }
 
 // Main runs berth with args and returns the exit code; extra commands
 // (the daemon, the shim) are added to the root.
 func Main(args []string, extra ...*cobra.Command) int {
-	return mainWith(&app{in: os.Stdin, out: os.Stdout, errOut: os.Stderr}, args, extra...)
+	return mainWith(command.New(os.Stdin, os.Stdout, os.Stderr), args, extra...)
 }
 
-func mainWith(a *app, args []string, extra ...*cobra.Command) int {
-	root := newRoot(a)
-	for _, c := range extra {
-		root.AddCommand(c)
+func mainWith(c *command.Cli, args []string, extra ...*cobra.Command) int {
+	root := newRoot(c)
+	for _, x := range extra {
+		root.AddCommand(x)
 	}
 	finishTree(root)
 	global, rest, err := splitGlobalFlags(args)
 	if err != nil {
-		fmt.Fprintf(a.errOut, "%s\nSee 'berth --help'.\n", err)
+		fmt.Fprintf(c.Err, "%s\nSee 'berth --help'.\n", err)
 		return 125
 	}
 	if err := root.Flags().Parse(global); err != nil {
-		fmt.Fprintf(a.errOut, "%s\nSee 'berth --help'.\n", err)
+		fmt.Fprintf(c.Err, "%s\nSee 'berth --help'.\n", err)
 		return 125
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error", "fatal":
+	default:
+		fmt.Fprintf(c.Err, "Unable to parse logging level: %s\n", c.LogLevel)
+		return 1
+	}
+	if c.Debug {
+		c.LogLevel = "debug"
 	}
 	if rest == nil {
 		rest = []string{} // nil would make cobra read os.Args
 	}
 	root.SetArgs(rest)
 	err = root.ExecuteContext(context.Background())
-	if a.api != nil {
-		a.api.Close()
-	}
+	c.Close()
 	if err == nil {
 		return 0
 	}
-	var se *StatusError
+	var se *command.StatusError
 	if errors.As(err, &se) {
 		if se.Status != "" {
-			fmt.Fprintln(a.errOut, se.Status)
+			fmt.Fprintln(c.Err, se.Status)
 		}
 		return se.Code
 	}
 	msg := err.Error()
 	if rest, ok := strings.CutPrefix(msg, "unknown command \""); ok {
 		name, _, _ := strings.Cut(rest, "\"")
-		fmt.Fprintf(a.errOut, "berth: '%s' is not a berth command.\nSee 'berth --help'\n", name)
+		fmt.Fprintf(c.Err, "berth: '%s' is not a berth command.\nSee 'berth --help'\n", name)
 		return 1
 	}
-	fmt.Fprintln(a.errOut, daemonError(err))
+	fmt.Fprintln(c.Err, command.DaemonError(err))
 	return 1
 }
 
-// daemonMessage is an error's text as the user should read it, without a
-// leading "Error: ".
-func daemonMessage(err error) string {
-	if err == nil {
-		return ""
-	}
-	return strings.TrimPrefix(daemonError(err), "Error: ")
-}
-
-// daemonError phrases an API error as the docker CLI does.
-func daemonError(err error) string {
-	if client.IsErrConnectionFailed(err) {
-		host := ""
-		if _, after, ok := strings.Cut(err.Error(), " at "); ok {
-			host, _, _ = strings.Cut(after, ";")
-			host, _, _ = strings.Cut(host, ". ")
-		}
-		if host != "" {
-			return fmt.Sprintf("Cannot connect to the berth daemon at %s. Is the berth daemon running?", host)
-		}
-		return "Cannot connect to the berth daemon. Is the berth daemon running on this host?"
-	}
-	msg := strings.NewReplacer("the Docker daemon", "the berth daemon", "docker daemon", "berth daemon").Replace(err.Error())
-	if strings.HasPrefix(msg, "Error") || strings.HasPrefix(msg, "Cannot connect") || strings.Contains(msg, "\n") {
-		return msg
-	}
-	return "Error: " + msg
-}
+// Global options before the verb: those taking a value and booleans.
+var (
+	globalValueFlags = map[string]bool{"-H": true, "--host": true, "-l": true, "--log-level": true,
+		"--tlscacert": true, "--tlscert": true, "--tlskey": true}
+	globalBoolFlags = map[string]bool{"-D": true, "--debug": true, "--tls": true, "--tlsverify": true}
+)
 
 // splitGlobalFlags separates the global options before the verb from the
 // verb and its arguments.
 func splitGlobalFlags(args []string) (global, rest []string, err error) {
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
+		name, _, hasValue := strings.Cut(arg, "=")
 		switch {
-		case arg == "-H" || arg == "--host" || arg == "-l" || arg == "--log-level":
+		case globalValueFlags[arg]:
 			if i+1 >= len(args) {
 				return nil, nil, fmt.Errorf("flag needs an argument: %s", arg)
 			}
 			global = append(global, arg, args[i+1])
 			i++
-		case strings.HasPrefix(arg, "--host=") || strings.HasPrefix(arg, "--log-level=") ||
-			(strings.HasPrefix(arg, "-H") && len(arg) > 2) || arg == "-D" || arg == "--debug":
+		case hasValue && strings.HasPrefix(name, "--") && (globalValueFlags[name] || globalBoolFlags[name]),
+			strings.HasPrefix(arg, "-H") && len(arg) > 2, globalBoolFlags[arg]:
 			global = append(global, arg)
 		default:
 			return global, args[i:], nil

@@ -6,11 +6,13 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/berth-project/berth/cli/command"
 )
 
-func testApp() (*app, *bytes.Buffer, *bytes.Buffer) {
+func testApp() (*command.Cli, *bytes.Buffer, *bytes.Buffer) {
 	var out, errOut bytes.Buffer
-	return &app{in: strings.NewReader(""), out: &out, errOut: &errOut}, &out, &errOut
+	return command.New(strings.NewReader(""), &out, &errOut), &out, &errOut
 }
 
 func TestMainErrors(t *testing.T) {
@@ -29,6 +31,8 @@ func TestMainErrors(t *testing.T) {
 		{args: []string{"-H", "unix:///nonexistent/berth.sock", "run", "busybox"}, code: 125, stderr: "berth: Cannot connect to the berth daemon"},
 		{args: []string{"run", "--restart", "bogus", "busybox"}, code: 125, stderr: "berth: invalid restart policy format"},
 		{args: []string{"hello"}, code: 0, stdout: "hi\n", extraCmd: true},
+		{args: []string{"service", "scale", "web"}, code: 1, stderr: "invalid scale specifier 'web'.\nSee 'berth service scale --help'."},
+		{args: []string{"service", "create", "--mode", "global", "--replicas", "x", "nginx"}, code: 125, stderr: `invalid argument "x" for "--replicas" flag`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -59,6 +63,8 @@ func TestCommandTree(t *testing.T) {
 		{"volume", "ls"}, {"volume", "create"}, {"volume", "prune"}, {"system", "prune"}, {"system", "info"},
 		{"network", "ls"}, {"version"}, {"info"}, {"events"}, {"exec"}, {"cp"}, {"stats"}, {"commit"}, {"save"}, {"load"}, {"import"},
 		{"login"}, {"logout"}, {"build"}, {"pull"}, {"push"}, {"attach"}, {"top"}, {"port"}, {"diff"}, {"export"}, {"wait"},
+		{"swarm", "init"}, {"swarm", "join-token"}, {"node", "ls"}, {"node", "list"}, {"node", "ps"}, {"node", "remove"},
+		{"service", "create"}, {"service", "ls"}, {"service", "ps"}, {"service", "remove"}, {"service", "logs"},
 	} {
 		c, rest, err := root.Find(path)
 		if err != nil || len(rest) != 0 || c == root {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -14,40 +13,12 @@ import (
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/network"
 
-	"github.com/berth-project/berth/api/server"
+	"github.com/berth-project/berth/api/backend"
 	"github.com/berth-project/berth/daemon/container"
 	"github.com/berth-project/berth/daemon/image"
+	"github.com/berth-project/berth/daemon/lifecycle"
 	"github.com/berth-project/berth/internal/archive"
 )
-
-// withRootfs runs fn with the container's rootfs mounted: the live mount of
-// a running container, or a temporary one for a stopped container.
-// release is called when the caller is done with the path.
-func (d *Daemon) withRootfs(ctx context.Context, c *container.Container) (root string, release func(), err error) {
-	d.tmpMountMu.Lock()
-	if isRunning(c) {
-		d.tmpMountMu.Unlock()
-		return rootfsPath(c), func() {}, nil
-	}
-	img, err := d.images.Get(ctx, c.ImageID)
-	if err != nil {
-		d.tmpMountMu.Unlock()
-		return "", nil, err
-	}
-	target := filepath.Join(c.Root, "rootfs")
-	if err := os.MkdirAll(target, 0o755); err != nil {
-		d.tmpMountMu.Unlock()
-		return "", nil, err
-	}
-	if err := d.snaps.Mount(ctx, c.ID, img.ChainID, target); err != nil {
-		d.tmpMountMu.Unlock()
-		return "", nil, fmt.Errorf("mount rootfs of %s: %w", c.ID[:12], err)
-	}
-	return target, func() {
-		_ = d.snaps.Unmount(context.WithoutCancel(ctx), target)
-		d.tmpMountMu.Unlock()
-	}, nil
-}
 
 // resolveInContainer maps a container path to a host path, honouring the
 // container's bind mounts and volumes (the longest matching destination).
@@ -76,13 +47,13 @@ func notFoundInContainer(err error, p, id string) error {
 	return err
 }
 
-// ContainerStatPath implements server.Backend.
+// ContainerStatPath implements backend.Backend.
 func (d *Daemon) ContainerStatPath(ctx context.Context, name, p string) (*apicontainer.PathStat, error) {
 	c, err := d.containers.Get(name)
 	if err != nil {
 		return nil, err
 	}
-	root, release, err := d.withRootfs(ctx, c)
+	root, release, err := d.life.WithRootfs(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -95,13 +66,13 @@ func (d *Daemon) ContainerStatPath(ctx context.Context, name, p string) (*apicon
 	return st, nil
 }
 
-// ContainerArchivePath implements server.Backend.
+// ContainerArchivePath implements backend.Backend.
 func (d *Daemon) ContainerArchivePath(ctx context.Context, name, p string) (io.ReadCloser, *apicontainer.PathStat, error) {
 	c, err := d.containers.Get(name)
 	if err != nil {
 		return nil, nil, err
 	}
-	root, release, err := d.withRootfs(ctx, c)
+	root, release, err := d.life.WithRootfs(ctx, c)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -125,7 +96,7 @@ func (r *releaseCloser) Close() error {
 	return err
 }
 
-// ContainerExtractToDir implements server.Backend.
+// ContainerExtractToDir implements backend.Backend.
 func (d *Daemon) ContainerExtractToDir(ctx context.Context, name, p string, copyUIDGID, noOverwriteDirNonDir bool, content io.Reader) error {
 	c, err := d.containers.Get(name)
 	if err != nil {
@@ -134,7 +105,7 @@ func (d *Daemon) ContainerExtractToDir(ctx context.Context, name, p string, copy
 	c.Lock()
 	ro := c.HostConfig.ReadonlyRootfs
 	c.Unlock()
-	root, release, err := d.withRootfs(ctx, c)
+	root, release, err := d.life.WithRootfs(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -146,17 +117,17 @@ func (d *Daemon) ContainerExtractToDir(ctx context.Context, name, p string, copy
 	if err := archive.ExtractTo(ctx, base, rel, content, noOverwriteDirNonDir); err != nil {
 		return notFoundInContainer(err, p, name)
 	}
-	d.emit(events.ContainerEventType, events.ActionExtractToDir, c.ID, d.containerAttrs(c))
+	d.emit(events.ContainerEventType, events.ActionExtractToDir, c.ID, lifecycle.ContainerAttrs(c))
 	return nil
 }
 
-// ContainerExport implements server.Backend.
+// ContainerExport implements backend.Backend.
 func (d *Daemon) ContainerExport(ctx context.Context, name string, w io.Writer) error {
 	c, err := d.containers.Get(name)
 	if err != nil {
 		return err
 	}
-	root, release, err := d.withRootfs(ctx, c)
+	root, release, err := d.life.WithRootfs(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -169,11 +140,11 @@ func (d *Daemon) ContainerExport(ctx context.Context, name string, w io.Writer) 
 	if _, err := io.Copy(w, rc); err != nil {
 		return fmt.Errorf("export %s: %w", name, err)
 	}
-	d.emit(events.ContainerEventType, events.ActionExport, c.ID, d.containerAttrs(c))
+	d.emit(events.ContainerEventType, events.ActionExport, c.ID, lifecycle.ContainerAttrs(c))
 	return nil
 }
 
-// ContainerChanges implements server.Backend.
+// ContainerChanges implements backend.Backend.
 func (d *Daemon) ContainerChanges(ctx context.Context, name string) ([]apicontainer.FilesystemChange, error) {
 	c, err := d.containers.Get(name)
 	if err != nil {
@@ -205,16 +176,16 @@ func hiddenChange(p string) bool {
 	return false
 }
 
-// ContainerCommit implements server.Backend: the container's changes
+// ContainerCommit implements backend.Backend: the container's changes
 // become a new layer over its image.
-func (d *Daemon) ContainerCommit(ctx context.Context, name string, opts server.CommitOptions) (string, error) {
+func (d *Daemon) ContainerCommit(ctx context.Context, name string, opts backend.CommitOptions) (string, error) {
 	c, err := d.containers.Get(name)
 	if err != nil {
 		return "", err
 	}
-	if opts.Pause && isRunning(c) {
-		if err := d.ContainerPause(ctx, c.ID); err == nil {
-			defer func() { _ = d.ContainerUnpause(context.WithoutCancel(ctx), c.ID) }()
+	if opts.Pause && lifecycle.IsRunning(c) {
+		if err := d.life.Pause(ctx, c.ID); err == nil {
+			defer func() { _ = d.life.Unpause(context.WithoutCancel(ctx), c.ID) }()
 		}
 	}
 	parent, err := d.images.Get(ctx, c.ImageID)
@@ -276,7 +247,7 @@ func (d *Daemon) ContainerCommit(ctx context.Context, name string, opts server.C
 	if err != nil {
 		return "", fmt.Errorf("commit %s: %w", name, err)
 	}
-	attrs := d.containerAttrs(c)
+	attrs := lifecycle.ContainerAttrs(c)
 	attrs["comment"] = opts.Comment
 	attrs["imageID"] = img.ID.String()
 	attrs["imageRef"] = ref
@@ -288,7 +259,7 @@ func (d *Daemon) ContainerCommit(ctx context.Context, name string, opts server.C
 // the container's.
 func mergeCommitConfig(base, over apicontainer.Config) apicontainer.Config {
 	if len(over.Env) > 0 {
-		base.Env = mergeEnv(base.Env, over.Env)
+		base.Env = lifecycle.MergeEnv(base.Env, over.Env)
 	}
 	if len(over.Cmd) > 0 {
 		base.Cmd = over.Cmd

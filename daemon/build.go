@@ -12,8 +12,9 @@ import (
 	apicontainer "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 
-	"github.com/berth-project/berth/api/server"
+	"github.com/berth-project/berth/api/backend"
 	"github.com/berth-project/berth/daemon/build"
+	"github.com/berth-project/berth/daemon/lifecycle"
 	"github.com/berth-project/berth/daemon/runtime"
 )
 
@@ -23,8 +24,8 @@ func (d *Daemon) newBuilder() (*build.Builder, error) {
 	return build.New(filepath.Join(d.cfg.DataRoot, "build"), d.db, d.images, d.snaps, buildRunner{d}, d.log)
 }
 
-// ImageBuild implements server.Backend: POST /build.
-func (d *Daemon) ImageBuild(ctx context.Context, body io.Reader, opts server.BuildOptions, out server.BuildOutput) (string, error) {
+// ImageBuild implements backend.Backend: POST /build.
+func (d *Daemon) ImageBuild(ctx context.Context, body io.Reader, opts backend.BuildOptions, out backend.BuildOutput) (string, error) {
 	id, err := d.builder.Build(ctx, body, build.Options{
 		Tags:       opts.Tags,
 		Dockerfile: opts.Dockerfile,
@@ -57,7 +58,7 @@ func (r buildRunner) Pull(ctx context.Context, ref string, progress func(string)
 		return fmt.Errorf("invalid reference format: %s", ref)
 	}
 	ref = reference.FamiliarString(reference.TagNameOnly(named))
-	return r.d.ImagePull(ctx, ref, "", "", func(m server.ProgressMessage) {
+	return r.d.ImagePull(ctx, ref, "", "", func(m backend.ProgressMessage) {
 		if m.Status != "" && m.ProgressDetail == nil {
 			if m.ID != "" {
 				progress(m.ID + ": " + m.Status)
@@ -83,7 +84,7 @@ func (r buildRunner) RunContainer(ctx context.Context, req build.RunRequest) (co
 		return 0, err
 	}
 	defer func() {
-		if err := d.removeContainer(context.WithoutCancel(ctx), c, true, true); err != nil && retErr == nil {
+		if err := d.life.RemoveContainer(context.WithoutCancel(ctx), c, true, true); err != nil && retErr == nil {
 			retErr = fmt.Errorf("remove build container %s: %w", c.ID[:12], err)
 		}
 	}()
@@ -92,7 +93,7 @@ func (r buildRunner) RunContainer(ctx context.Context, req build.RunRequest) (co
 	c.Lock()
 	c.Config.Entrypoint = nil
 	c.Config.Cmd = req.Config.Cmd
-	c.Path, c.Args = commandOf(c.Config)
+	c.Path, c.Args = lifecycle.CommandOf(c.Config)
 	err = c.ToDisk()
 	c.Unlock()
 	if err != nil {
@@ -102,18 +103,8 @@ func (r buildRunner) RunContainer(ctx context.Context, req build.RunRequest) (co
 		req.Created(c.ID)
 	}
 	streams := &runtime.AttachStreams{Stdout: req.Out, Stderr: req.Out, Done: make(chan error, 1)}
-	started := make(chan error, 1)
-	d.mu.Lock()
-	if d.pending == nil {
-		d.pending = map[string]*pendingAttach{}
-	}
-	d.pending[c.ID] = &pendingAttach{s: streams, done: started}
-	d.mu.Unlock()
 	exited := c.Wait(context.WithoutCancel(ctx), apicontainer.WaitConditionNextExit)
-	if err := d.startContainer(ctx, c); err != nil {
-		d.mu.Lock()
-		delete(d.pending, c.ID)
-		d.mu.Unlock()
+	if err := d.life.StartAttached(ctx, c, streams); err != nil {
 		return 0, err
 	}
 	var res apicontainer.WaitResponse

@@ -1,36 +1,37 @@
 // Package daemon is berth's composition root: it opens the stores (images,
-// snapshots, containers, volumes), the container runtime and the event bus,
-// wires them together and implements the Engine API backend
-// (api/server.Backend) on top of them.
+// snapshots, containers, volumes), the container runtime, networking and the
+// event bus, builds the container lifecycle (daemon/lifecycle) over them,
+// and implements the Engine API backend (api/backend.Backend) on top: the
+// container and exec methods look the request up and call the lifecycle
+// manager.
 package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
-	"github.com/moby/moby/api/types/mount"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/berth-project/berth/api/server"
+	"github.com/berth-project/berth/api/backend"
 	"github.com/berth-project/berth/daemon/build"
+	"github.com/berth-project/berth/daemon/cluster"
 	"github.com/berth-project/berth/daemon/container"
+	"github.com/berth-project/berth/daemon/events"
 	"github.com/berth-project/berth/daemon/image"
+	"github.com/berth-project/berth/daemon/lifecycle"
 	bnet "github.com/berth-project/berth/daemon/network"
 	"github.com/berth-project/berth/daemon/registry"
 	"github.com/berth-project/berth/daemon/runtime"
+	"github.com/berth-project/berth/daemon/runtime/spec"
 	"github.com/berth-project/berth/daemon/snapshot"
 	"github.com/berth-project/berth/daemon/volume"
+	"github.com/berth-project/berth/internal/version"
 )
-
-// Version is berth's own version, reported by /version.
-const Version = "0.1.0"
 
 // Config holds the daemon's settings (flags of `berth daemon`).
 type Config struct {
@@ -48,10 +49,18 @@ type Config struct {
 	// Registry holds the registry settings (insecure registries, mirrors,
 	// certs.d dirs).
 	Registry registry.Config
+	// Socket is the unix socket the daemon's API listens on (the first
+	// -H unix://): swarm tasks that bind-mount /var/run/docker.sock get
+	// it instead. Empty: they get the host's path.
+	Socket string
 }
 
-// Daemon is the engine. It implements server.Backend.
+// Daemon is the engine. It implements backend.Backend.
 type Daemon struct {
+	// Cluster answers the swarm endpoints (daemon/cluster).
+	backend.Cluster
+	cluster *cluster.Cluster
+
 	cfg        Config
 	log        *slog.Logger
 	db         *bolt.DB
@@ -61,27 +70,15 @@ type Daemon struct {
 	volumes    *volume.Store
 	builder    *build.Builder
 	rt         *runtime.Runtime
+	specs      *spec.Generator // holds the default seccomp profile, built once
 	net        *bnet.Manager
 	reg        *registry.Client
-	events     *eventBus
+	events     *events.Bus
+	life       *lifecycle.Manager // the container lifecycle
 	started    time.Time
-
-	mu    sync.Mutex
-	tasks map[string]*runtime.Task // container ID → running task
-	// pending holds attach sessions waiting for their container to start.
-	pending map[string]*pendingAttach
-	execs   *execStore
-	// restarts holds the restart manager of each container that has a
-	// restart policy and has been started.
-	restarts map[string]*container.RestartManager
-	// tmpMountMu serialises temporary rootfs mounts of stopped containers
-	// (cp, export) so two never share an overlay work dir.
-	tmpMountMu sync.Mutex
-	// shutdown is set by Close: exits seen after it belong to the next daemon.
-	shutdown bool
 }
 
-var _ server.Backend = (*Daemon)(nil)
+var _ backend.Backend = (*Daemon)(nil)
 
 // New opens (or creates) the daemon's state and restores containers that
 // were running when it last stopped.
@@ -105,14 +102,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 		return nil, fmt.Errorf("open metadata store: %w (is another daemon using %s?)", err, cfg.DataRoot)
 	}
 	d := &Daemon{
-		cfg:      cfg,
-		log:      log,
-		db:       db,
-		events:   newEventBus(),
-		started:  time.Now(),
-		tasks:    map[string]*runtime.Task{},
-		execs:    newExecStore(),
-		restarts: map[string]*container.RestartManager{},
+		cfg:     cfg,
+		log:     log,
+		db:      db,
+		events:  events.New(0),
+		started: time.Now(),
+		specs:   spec.NewGenerator(),
 	}
 	fail := func(err error) (*Daemon, error) {
 		db.Close()
@@ -142,23 +137,46 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 	}); err != nil {
 		return fail(fmt.Errorf("open networking: %w", err))
 	}
-	d.reg = registry.New(cfg.Registry, log)
-	d.restore(ctx)
-	d.net.Reconcile(ctx, func(id string) bool {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		return d.tasks[id] != nil
+	regCfg := cfg.Registry
+	regCfg.TempDir = filepath.Join(cfg.DataRoot, "tmp")
+	if d.reg, err = registry.New(regCfg, log); err != nil {
+		return fail(fmt.Errorf("open registry client: %w", err))
+	}
+	d.life = lifecycle.New(lifecycle.Config{
+		ContainersDir: filepath.Join(cfg.DataRoot, "containers"),
+		CgroupParent:  cfg.CgroupParent,
+		Images:        d.images,
+		Snapshots:     d.snaps,
+		Containers:    d.containers,
+		Volumes:       d.volumes,
+		Runtime:       d.rt,
+		Specs:         d.specs,
+		Network:       d.net,
+		Events:        d.events,
+		Log:           log,
 	})
+	d.life.Restore(ctx)
+	d.net.Reconcile(ctx, d.life.HasTask)
+	d.cluster = cluster.New(cluster.Config{
+		Root: filepath.Join(cfg.DataRoot, "swarm"), RuntimeRoot: filepath.Join(cfg.ExecRoot, "swarm"),
+		Engine: d, Networks: swarmNetworks{net: d.net, log: log}, Mesh: d.net, Events: d.events, EngineSocket: cfg.Socket, Version: version.Version, Log: log,
+	})
+	d.Cluster = d.cluster
+	if err := d.cluster.Start(ctx); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("open swarm state: %w", err)
+	}
 	return d, nil
 }
 
 // Close stops watching containers and closes the stores. Containers keep
 // running (live restore): the next daemon re-attaches to them.
 func (d *Daemon) Close() error {
-	d.mu.Lock()
-	d.shutdown = true
-	d.mu.Unlock()
-	d.events.close()
+	if d.cluster != nil {
+		d.cluster.Close()
+	}
+	d.life.Shutdown()
+	d.events.Close()
 	d.rt.Close()
 	if err := d.net.Close(); err != nil {
 		d.log.Warn("close networking", "err", err)
@@ -177,87 +195,26 @@ func (d *Daemon) removeEmptyCgroupParent() {
 	}
 }
 
-// restore re-attaches to containers that were running when the daemon
-// stopped, records the real exit of those that ended meanwhile, and starts
-// containers whose restart policy asks for it.
-func (d *Daemon) restore(ctx context.Context) {
-	// Volume references live in memory: rebuild them from the containers.
-	for _, c := range d.containers.List() {
-		c.Lock()
-		for _, mp := range c.MountPoints {
-			if mp.Type == mount.TypeVolume && mp.Name != "" {
-				d.volumes.Ref(mp.Name, c.ID)
-			}
-		}
-		c.Unlock()
-	}
-	for _, c := range d.containers.List() {
-		c.Lock()
-		running := c.State.Running || c.State.Paused || c.State.Restarting
-		c.Unlock()
-		c.Lock()
-		removing := c.State.RemovalInProgress
-		c.Unlock()
-		if removing {
-			d.log.Warn("container removal was interrupted, removing", "id", c.ID)
-			_ = d.removeContainer(ctx, c, true, false)
-			continue
-		}
-		if running {
-			task, err := d.rt.Restore(ctx, c.ID)
-			if err != nil {
-				d.log.Warn("restore container", "id", c.ID, "err", err)
-				d.markStopped(c, 128+9, false, time.Now(), fmt.Sprintf("container lost while the daemon was down: %v", err))
-				d.rt.Forget(c.ID)
-				d.cleanupAfterExit(ctx, c)
-				d.maybeRestartAfterBoot(ctx, c)
-				continue
-			}
-			d.mu.Lock()
-			d.tasks[c.ID] = task
-			d.mu.Unlock()
-			if c.HostConfig != nil && !c.HostConfig.RestartPolicy.IsNone() {
-				d.mu.Lock()
-				d.restarts[c.ID] = container.NewRestartManager(c.HostConfig.RestartPolicy, c.RestartCount)
-				d.mu.Unlock()
-			}
-			go d.monitor(c, task)
-			continue
-		}
-		d.maybeRestartAfterBoot(ctx, c)
-	}
-}
-
-// maybeRestartAfterBoot starts a stopped container whose policy is always
-// (or unless-stopped and it was not stopped by hand), as dockerd does at
-// start-up.
-func (d *Daemon) maybeRestartAfterBoot(ctx context.Context, c *container.Container) {
-	c.Lock()
-	hc := c.HostConfig
-	manual := c.HasBeenManuallyStopped
-	c.Unlock()
-	if hc == nil {
-		return
-	}
-	p := hc.RestartPolicy
-	if p.IsAlways() || (p.IsUnlessStopped() && !manual) {
-		if err := d.startContainer(ctx, c); err != nil {
-			d.log.Warn("restart container at boot", "id", c.ID, "err", err)
-		}
-	}
-}
-
-func isRunning(c *container.Container) bool {
-	c.Lock()
-	defer c.Unlock()
-	return c.State.Running
-}
-
-var errNotRunning = errors.New("not running")
+// ShimBinary is the small binary (cmd/berth-shim) the daemon runs as the
+// shim and the container init when it sits beside its own executable.
+const ShimBinary = "berth-shim"
 
 func runtimeOptions(cfg Config) []runtime.Option {
-	if cfg.Executable == "" {
-		return nil
+	exe := cfg.Executable
+	if exe == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return nil
+		}
+		exe = self
+		if small := filepath.Join(filepath.Dir(self), ShimBinary); isExecutable(small) {
+			exe = small
+		}
 	}
-	return []runtime.Option{runtime.WithExecutable(cfg.Executable)}
+	return []runtime.Option{runtime.WithExecutable(exe)}
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }

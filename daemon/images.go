@@ -7,18 +7,20 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
-	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/events"
 	apiimage "github.com/moby/moby/api/types/image"
 	"github.com/opencontainers/go-digest"
 
-	"github.com/berth-project/berth/api/server"
+	"github.com/berth-project/berth/api/backend"
 	"github.com/berth-project/berth/daemon/image"
+	"github.com/berth-project/berth/daemon/lifecycle"
+	"github.com/berth-project/berth/internal/filters"
 )
 
-// ImageImport implements server.Backend.
-func (d *Daemon) ImageImport(ctx context.Context, src io.Reader, opts server.ImageImportOptions) (string, error) {
+// ImageImport implements backend.Backend.
+func (d *Daemon) ImageImport(ctx context.Context, src io.Reader, opts backend.ImageImportOptions) (string, error) {
 	ref := opts.Repo
 	if ref != "" && opts.Tag != "" {
 		ref += ":" + opts.Tag
@@ -40,27 +42,31 @@ func (d *Daemon) imagesInUse() map[string][]string {
 	return used
 }
 
-// ImageList implements server.Backend.
-func (d *Daemon) ImageList(ctx context.Context, opts server.ImageListOptions) ([]apiimage.Summary, error) {
-	for k := range opts.Filters {
-		switch k {
-		case "dangling", "label", "label!", "before", "since", "reference":
-		default:
-			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter '%s'", k))
-		}
+// ImageList implements backend.Backend.
+func (d *Daemon) ImageList(ctx context.Context, opts backend.ImageListOptions) ([]apiimage.Summary, error) {
+	f := opts.Filters
+	if err := f.Validate("dangling", "label", "label!", "before", "since", "reference", "until"); err != nil {
+		return nil, err
+	}
+	crit := imageCriteria{f: f}
+	var err error
+	if crit.dangling, crit.hasDangling, err = f.Bool("dangling"); err != nil {
+		return nil, err
+	}
+	if crit.until, crit.hasUntil, err = f.Until(time.Now()); err != nil {
+		return nil, err
 	}
 	imgs, err := d.images.List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var before, since *image.Image
-	if v := opts.Filters.Get("before"); len(v) > 0 {
-		if before, err = d.images.Get(ctx, v[0]); err != nil {
+	if v := f.Get("before"); len(v) > 0 {
+		if crit.before, err = d.images.Get(ctx, v[0]); err != nil {
 			return nil, err
 		}
 	}
-	if v := opts.Filters.Get("since"); len(v) > 0 {
-		if since, err = d.images.Get(ctx, v[0]); err != nil {
+	if v := f.Get("since"); len(v) > 0 {
+		if crit.since, err = d.images.Get(ctx, v[0]); err != nil {
 			return nil, err
 		}
 	}
@@ -78,7 +84,7 @@ func (d *Daemon) ImageList(ctx context.Context, opts server.ImageListOptions) ([
 		if !opts.All && len(img.RepoTags) == 0 && parents[img.ID] {
 			continue
 		}
-		if !imageMatches(img, opts.Filters, before, since) {
+		if !crit.matches(img) {
 			continue
 		}
 		s := d.images.Summary(img)
@@ -95,23 +101,32 @@ func (d *Daemon) ImageList(ctx context.Context, opts server.ImageListOptions) ([
 	return out, nil
 }
 
-func imageMatches(img *image.Image, f server.Filters, before, since *image.Image) bool {
-	if v := f.Get("dangling"); len(v) > 0 {
-		dangling := len(img.RepoTags) == 0
-		if (v[0] == "true" || v[0] == "1") != dangling {
-			return false
-		}
-	}
-	if before != nil && !img.Created.Before(before.Created) {
+// imageCriteria are the validated filters of an image list.
+type imageCriteria struct {
+	f                     filters.Args
+	dangling, hasDangling bool
+	until                 time.Time
+	hasUntil              bool
+	before, since         *image.Image
+}
+
+func (c *imageCriteria) matches(img *image.Image) bool {
+	if c.hasDangling && c.dangling != (len(img.RepoTags) == 0) {
 		return false
 	}
-	if since != nil && !img.Created.After(since.Created) {
+	if c.hasUntil && !img.Created.Before(c.until) {
 		return false
 	}
-	if !labelsMatch(img.Config.Config.Labels, f) {
+	if c.before != nil && !img.Created.Before(c.before.Created) {
 		return false
 	}
-	if refs := f.Get("reference"); len(refs) > 0 {
+	if c.since != nil && !img.Created.After(c.since.Created) {
+		return false
+	}
+	if !c.f.MatchLabels(img.Config.Config.Labels) {
+		return false
+	}
+	if refs := c.f.Get("reference"); len(refs) > 0 {
 		ok := false
 		for _, pattern := range refs {
 			for _, tag := range img.RepoTags {
@@ -134,7 +149,7 @@ func imageMatches(img *image.Image, f server.Filters, before, since *image.Image
 	return true
 }
 
-// ImageInspect implements server.Backend.
+// ImageInspect implements backend.Backend.
 func (d *Daemon) ImageInspect(ctx context.Context, name string) (*apiimage.InspectResponse, error) {
 	img, err := d.images.Get(ctx, name)
 	if err != nil {
@@ -143,12 +158,12 @@ func (d *Daemon) ImageInspect(ctx context.Context, name string) (*apiimage.Inspe
 	return d.images.Inspect(img), nil
 }
 
-// ImageHistory implements server.Backend.
+// ImageHistory implements backend.Backend.
 func (d *Daemon) ImageHistory(ctx context.Context, name string) ([]apiimage.HistoryResponseItem, error) {
 	return d.images.History(ctx, name)
 }
 
-// ImageTag implements server.Backend.
+// ImageTag implements backend.Backend.
 func (d *Daemon) ImageTag(ctx context.Context, source, repo, tag string) error {
 	img, err := d.images.Get(ctx, source)
 	if err != nil {
@@ -165,7 +180,7 @@ func (d *Daemon) ImageTag(ctx context.Context, source, repo, tag string) error {
 	return nil
 }
 
-// ImageDelete implements server.Backend.
+// ImageDelete implements backend.Backend.
 func (d *Daemon) ImageDelete(ctx context.Context, name string, force, noPrune bool) ([]apiimage.DeleteResponse, error) {
 	inUse := func(id digest.Digest) (string, bool) {
 		var stopped string
@@ -173,7 +188,7 @@ func (d *Daemon) ImageDelete(ctx context.Context, name string, force, noPrune bo
 			if c.ImageID != id.String() {
 				continue
 			}
-			if isRunning(c) {
+			if lifecycle.IsRunning(c) {
 				return c.ID, true
 			}
 			stopped = c.ID
@@ -198,23 +213,21 @@ func (d *Daemon) ImageDelete(ctx context.Context, name string, force, noPrune bo
 	return resp, nil
 }
 
-// ImagesPrune implements server.Backend.
-func (d *Daemon) ImagesPrune(ctx context.Context, f server.Filters) (*apiimage.PruneReport, error) {
-	all := false
-	if v := f.Get("dangling"); len(v) > 0 && (v[0] == "false" || v[0] == "0") {
-		all = true
+// ImagesPrune implements backend.Backend.
+func (d *Daemon) ImagesPrune(ctx context.Context, f backend.Filters) (*apiimage.PruneReport, error) {
+	// Every value is validated before the first removal. (until is not
+	// accepted: the image store's prune cannot filter by creation time.)
+	if err := f.Validate("dangling", "label", "label!"); err != nil {
+		return nil, err
 	}
-	for k := range f {
-		switch k {
-		case "dangling", "label", "label!":
-		default:
-			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter '%s'", k))
-		}
+	dangling, hasDangling, err := f.Bool("dangling")
+	if err != nil {
+		return nil, err
 	}
+	all := hasDangling && !dangling
 	used := d.imagesInUse()
 	inUse := func(id digest.Digest) bool { return len(used[id.String()]) > 0 }
-	labels := func(l map[string]string) bool { return labelsMatch(l, f) }
-	rep, err := d.images.Prune(ctx, all, inUse, labels)
+	rep, err := d.images.Prune(ctx, all, inUse, f.MatchLabels)
 	if err != nil {
 		return nil, err
 	}
@@ -222,12 +235,12 @@ func (d *Daemon) ImagesPrune(ctx context.Context, f server.Filters) (*apiimage.P
 	return rep, nil
 }
 
-// ImageExport implements server.Backend.
+// ImageExport implements backend.Backend.
 func (d *Daemon) ImageExport(ctx context.Context, names []string, w io.Writer) error {
 	return d.images.Save(ctx, names, w)
 }
 
-// ImageLoad implements server.Backend.
+// ImageLoad implements backend.Backend.
 func (d *Daemon) ImageLoad(ctx context.Context, r io.Reader, out func(line string)) error {
 	return d.images.Load(ctx, r, func(line string) {
 		d.emit(events.ImageEventType, events.ActionLoad, line, nil)

@@ -3,35 +3,43 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"strconv"
+	"slices"
 	"strings"
+	"time"
 
-	"github.com/containerd/errdefs"
 	apicontainer "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 
-	"github.com/berth-project/berth/api/server"
+	"github.com/berth-project/berth/api/backend"
+	"github.com/berth-project/berth/internal/filters"
 )
 
-var containerFilters = map[string]bool{
-	"id": true, "name": true, "label": true, "label!": true, "status": true, "exited": true,
-	"ancestor": true, "before": true, "since": true, "volume": true, "network": true, "is-task": true,
+// containerListFilters are the keys GET /containers/json accepts.
+var containerListFilters = []string{
+	"id", "name", "label", "label!", "status", "exited",
+	"ancestor", "before", "since", "volume", "network", "is-task",
 }
 
-// ContainerList implements server.Backend.
-func (d *Daemon) ContainerList(ctx context.Context, opts server.ContainerListOptions) ([]apicontainer.Summary, error) {
+// ContainerList implements backend.Backend.
+func (d *Daemon) ContainerList(ctx context.Context, opts backend.ContainerListOptions) ([]apicontainer.Summary, error) {
 	f := opts.Filters
-	for k := range f {
-		if !containerFilters[k] {
-			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter '%s'", k))
-		}
+	if err := f.Validate(containerListFilters...); err != nil {
+		return nil, err
 	}
-	for s := range f["status"] {
-		switch s {
-		case "created", "restarting", "running", "removing", "paused", "exited", "dead":
-		default:
-			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter 'status=%s'", s))
-		}
+	if err := f.OneOf("status", "created", "restarting", "running", "removing", "paused", "exited", "dead"); err != nil {
+		return nil, err
+	}
+	exited, err := f.Atoi("exited")
+	if err != nil {
+		return nil, err
+	}
+	isTask, _, err := f.Bool("is-task")
+	if err != nil {
+		return nil, err
+	}
+	if isTask {
+		// There are no swarm tasks here.
+		return []apicontainer.Summary{}, nil
 	}
 	all := opts.All || len(f["status"]) > 0 || len(f["exited"]) > 0
 	list := d.containers.List()
@@ -79,7 +87,7 @@ func (d *Daemon) ContainerList(ctx context.Context, opts server.ContainerListOpt
 		if !all && !running {
 			continue
 		}
-		if !summaryMatches(&s, f, exitCode) {
+		if !summaryMatches(&s, f, exited, exitCode) {
 			continue
 		}
 		if len(f["ancestor"]) > 0 && !ancestors[s.ImageID] && !f["ancestor"][s.Image] {
@@ -98,11 +106,16 @@ func (d *Daemon) ContainerList(ctx context.Context, opts server.ContainerListOpt
 	return out, nil
 }
 
-func summaryMatches(s *apicontainer.Summary, f server.Filters, exitCode int) bool {
-	if ids := f.Get("id"); len(ids) > 0 {
+// summaryMatches applies the already validated list filters; exited holds
+// the parsed exited= codes.
+func summaryMatches(s *apicontainer.Summary, f filters.Args, exited []int, exitCode int) bool {
+	if !f.MatchPrefix("id", s.ID) {
+		return false
+	}
+	if len(f["name"]) > 0 {
 		ok := false
-		for _, id := range ids {
-			if strings.HasPrefix(s.ID, id) {
+		for _, have := range s.Names {
+			if f.MatchName("name", have) || f.MatchName("name", strings.TrimPrefix(have, "/")) {
 				ok = true
 			}
 		}
@@ -110,62 +123,32 @@ func summaryMatches(s *apicontainer.Summary, f server.Filters, exitCode int) boo
 			return false
 		}
 	}
-	if names := f.Get("name"); len(names) > 0 {
-		ok := false
-		for _, n := range names {
-			for _, have := range s.Names {
-				if strings.Contains(strings.TrimPrefix(have, "/"), strings.TrimPrefix(n, "/")) {
-					ok = true
-				}
-			}
-		}
-		if !ok {
-			return false
-		}
-	}
-	if st := f["status"]; len(st) > 0 && !st[string(s.State)] {
+	if !f.MatchExact("status", string(s.State)) {
 		return false
 	}
-	if ex := f.Get("exited"); len(ex) > 0 {
-		if s.State != "exited" {
-			return false
-		}
-		ok := false
-		for _, e := range ex {
-			if n, err := strconv.Atoi(e); err == nil && n == exitCode {
-				ok = true
-			}
-		}
-		if !ok {
+	if len(exited) > 0 {
+		if s.State != "exited" || !slices.Contains(exited, exitCode) {
 			return false
 		}
 	}
-	if !labelsMatch(s.Labels, f) {
+	if !f.MatchLabels(s.Labels) {
 		return false
 	}
-	if vols := f.Get("volume"); len(vols) > 0 {
+	if len(f["volume"]) > 0 {
 		ok := false
 		for _, m := range s.Mounts {
-			for _, v := range vols {
-				if m.Name == v || m.Destination == v || m.Source == v {
-					ok = true
-				}
+			if f.MatchExact("volume", m.Name, m.Destination, m.Source) {
+				ok = true
 			}
 		}
 		if !ok {
 			return false
 		}
 	}
-	if nets := f["network"]; len(nets) > 0 && !nets[s.HostConfig.NetworkMode] {
-		return false
-	}
-	if t := f.Get("is-task"); len(t) > 0 && (t[0] == "true" || t[0] == "1") {
-		return false
-	}
-	return true
+	return f.MatchExact("network", string(s.HostConfig.NetworkMode))
 }
 
-// ContainerInspect implements server.Backend.
+// ContainerInspect implements backend.Backend.
 func (d *Daemon) ContainerInspect(ctx context.Context, name string, size bool) (*apicontainer.InspectResponse, error) {
 	c, err := d.containers.Get(name)
 	if err != nil {
@@ -174,13 +157,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string, size bool) (
 	c.Lock()
 	r := c.InspectBase()
 	c.Unlock()
-	d.mu.Lock()
-	for _, e := range d.execs.execs {
-		if e.containerID == c.ID {
-			r.ExecIDs = append(r.ExecIDs, e.id)
-		}
-	}
-	d.mu.Unlock()
+	r.ExecIDs = append(r.ExecIDs, d.life.ExecIDs(c.ID)...)
 	if size {
 		if n, err := d.snaps.Usage(c.ID); err == nil {
 			r.SizeRw = &n
@@ -189,15 +166,17 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string, size bool) (
 	return r, nil
 }
 
-// ContainersPrune implements server.Backend.
-func (d *Daemon) ContainersPrune(ctx context.Context, f server.Filters) (*apicontainer.PruneReport, error) {
-	for k := range f {
-		if k != "label" && k != "label!" && k != "until" {
-			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter '%s'", k))
-		}
+// ContainersPrune implements backend.Backend.
+func (d *Daemon) ContainersPrune(ctx context.Context, f backend.Filters) (*apicontainer.PruneReport, error) {
+	// Every value is validated before the first removal.
+	if err := f.Validate("label", "label!", "until"); err != nil {
+		return nil, err
+	}
+	cutoff, hasCutoff, err := f.Until(time.Now())
+	if err != nil {
+		return nil, err
 	}
 	rep := &apicontainer.PruneReport{ContainersDeleted: []string{}}
-	cutoff, hasCutoff := d.untilFilter(f)
 	for _, c := range d.containers.List() {
 		c.Lock()
 		st := c.State
@@ -207,14 +186,14 @@ func (d *Daemon) ContainersPrune(ctx context.Context, f server.Filters) (*apicon
 		if st.Running || st.Paused || st.Restarting || st.RemovalInProgress {
 			continue
 		}
-		if !labelsMatch(labels, f) {
+		if !f.MatchLabels(labels) {
 			continue
 		}
 		if hasCutoff && !created.Before(cutoff) {
 			continue
 		}
 		n, _ := d.snaps.Usage(c.ID)
-		if err := d.removeContainer(ctx, c, false, false); err != nil {
+		if err := d.life.RemoveContainer(ctx, c, false, false); err != nil {
 			d.log.Warn("prune container", "id", c.ID, "err", err)
 			continue
 		}

@@ -10,15 +10,15 @@ import (
 	"github.com/moby/moby/api/types/events"
 	registrytypes "github.com/moby/moby/api/types/registry"
 
-	"github.com/berth-project/berth/api/server"
+	"github.com/berth-project/berth/api/backend"
 	"github.com/berth-project/berth/daemon/registry"
 )
 
-func toAPIProgress(out func(server.ProgressMessage)) func(registry.Progress) {
+func toAPIProgress(out func(backend.ProgressMessage)) func(registry.Progress) {
 	return func(p registry.Progress) {
-		m := server.ProgressMessage{ID: p.ID, Status: p.Status, Aux: p.Aux}
+		m := backend.ProgressMessage{ID: p.ID, Status: p.Status, Aux: p.Aux}
 		if p.Total > 0 {
-			m.ProgressDetail = &server.ProgressDetail{Current: p.Current, Total: p.Total}
+			m.ProgressDetail = &backend.ProgressDetail{Current: p.Current, Total: p.Total}
 		}
 		out(m)
 	}
@@ -32,12 +32,16 @@ func registryErr(err error) error {
 		return errdefs.ErrNotFound.WithMessage(err.Error())
 	case errors.Is(err, registry.ErrUnauthorized):
 		return errdefs.ErrUnauthenticated.WithMessage(err.Error())
+	case errors.Is(err, registry.ErrDenied):
+		return errdefs.ErrPermissionDenied.WithMessage(err.Error())
+	case errors.Is(err, registry.ErrInvalid):
+		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
 	}
 	return err
 }
 
-// ImagePull implements server.Backend.
-func (d *Daemon) ImagePull(ctx context.Context, ref, platform, auth string, out func(server.ProgressMessage)) error {
+// ImagePull implements backend.Backend.
+func (d *Daemon) ImagePull(ctx context.Context, ref, platform, auth string, out func(backend.ProgressMessage)) error {
 	ac, err := registry.DecodeAuth(auth)
 	if err != nil {
 		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
@@ -50,8 +54,8 @@ func (d *Daemon) ImagePull(ctx context.Context, ref, platform, auth string, out 
 	return nil
 }
 
-// ImagePush implements server.Backend.
-func (d *Daemon) ImagePush(ctx context.Context, ref, auth string, out func(server.ProgressMessage)) error {
+// ImagePush implements backend.Backend.
+func (d *Daemon) ImagePush(ctx context.Context, ref, auth string, out func(backend.ProgressMessage)) error {
 	ac, err := registry.DecodeAuth(auth)
 	if err != nil {
 		return errdefs.ErrInvalidArgument.WithMessage(err.Error())
@@ -92,8 +96,23 @@ func (d *Daemon) ImagePush(ctx context.Context, ref, auth string, out func(serve
 	return nil
 }
 
-// RegistryLogin implements server.Backend.
+// RegistryLogin implements backend.Backend.
 func (d *Daemon) RegistryLogin(ctx context.Context, ac registrytypes.AuthConfig) (string, error) {
 	status, err := d.reg.Login(ctx, ac)
 	return status, registryErr(err)
+}
+
+// DistributionInspect implements backend.Backend. As dockerd, an
+// X-Registry-Auth header that does not decode is taken as no credentials.
+func (d *Daemon) DistributionInspect(ctx context.Context, ref, auth string) (registrytypes.DistributionInspect, error) {
+	r, err := d.reg.ParseRef(ref)
+	if err != nil {
+		return registrytypes.DistributionInspect{}, errdefs.ErrInvalidArgument.WithMessage(err.Error())
+	}
+	ac, err := registry.DecodeAuth(auth)
+	if err != nil {
+		ac = registrytypes.AuthConfig{}
+	}
+	di, err := d.reg.DistributionInspect(ctx, r, ac)
+	return di, registryErr(err)
 }

@@ -7,31 +7,31 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/system"
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-project/berth/api/server"
+	"github.com/berth-project/berth/api/backend"
+	"github.com/berth-project/berth/internal/version"
 )
 
-// SystemVersion implements server.Backend.
+// SystemVersion implements backend.Backend.
 func (d *Daemon) SystemVersion(ctx context.Context) system.VersionResponse {
 	kernel := kernelVersion()
 	return system.VersionResponse{
 		Platform:      system.PlatformInfo{Name: "berth Engine"},
-		Version:       Version,
-		APIVersion:    server.APIVersion,
-		MinAPIVersion: server.MinAPIVersion,
+		Version:       version.Version,
+		APIVersion:    backend.APIVersion,
+		MinAPIVersion: backend.MinAPIVersion,
 		Os:            goruntime.GOOS,
 		Arch:          goruntime.GOARCH,
 		GoVersion:     goruntime.Version(),
 		KernelVersion: kernel,
 		Components: []system.ComponentVersion{{
 			Name:    "Engine",
-			Version: Version,
+			Version: version.Version,
 			Details: map[string]string{
-				"ApiVersion":    server.APIVersion,
-				"MinAPIVersion": server.MinAPIVersion,
+				"ApiVersion":    backend.APIVersion,
+				"MinAPIVersion": backend.MinAPIVersion,
 				"Os":            goruntime.GOOS,
 				"Arch":          goruntime.GOARCH,
 				"GoVersion":     goruntime.Version(),
@@ -49,7 +49,7 @@ func kernelVersion() string {
 	return unix.ByteSliceToString(u.Release[:])
 }
 
-// SystemInfo implements server.Backend.
+// SystemInfo implements backend.Backend.
 func (d *Daemon) SystemInfo(ctx context.Context) (*system.Info, error) {
 	info := &system.Info{
 		ID:                 machineID(d.cfg.DataRoot),
@@ -77,10 +77,10 @@ func (d *Daemon) SystemInfo(ctx context.Context) (*system.Info, error) {
 		NCPU:               goruntime.NumCPU(),
 		MemTotal:           memTotal(),
 		DockerRootDir:      d.cfg.DataRoot,
-		ServerVersion:      Version,
+		ServerVersion:      version.Version,
 		DefaultRuntime:     "berth",
 		Runtimes:           map[string]system.RuntimeWithStatus{"berth": {Runtime: system.Runtime{Path: "libcontainer"}}},
-		Swarm:              swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive},
+		Swarm:              d.SwarmInfo(ctx),
 		LiveRestoreEnabled: true,
 		Isolation:          "",
 		SecurityOptions:    []string{"name=seccomp,profile=builtin"},

@@ -2,17 +2,14 @@ package daemon
 
 import (
 	"context"
-	"fmt"
-	"strings"
 
-	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/events"
 	apivolume "github.com/moby/moby/api/types/volume"
 
-	"github.com/berth-project/berth/api/server"
+	"github.com/berth-project/berth/api/backend"
 )
 
-// VolumeCreate implements server.Backend.
+// VolumeCreate implements backend.Backend.
 func (d *Daemon) VolumeCreate(ctx context.Context, req apivolume.CreateRequest) (*apivolume.Volume, error) {
 	driver := req.Driver
 	if driver == "" {
@@ -28,71 +25,29 @@ func (d *Daemon) VolumeCreate(ctx context.Context, req apivolume.CreateRequest) 
 	return d.volumes.ToAPI(v), nil
 }
 
-func volumeFilterOK(f server.Filters) error {
-	for k := range f {
-		switch k {
-		case "dangling", "name", "driver", "label", "label!", "all":
-		default:
-			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter '%s'", k))
-		}
+// VolumeList implements backend.Backend.
+func (d *Daemon) VolumeList(ctx context.Context, f backend.Filters) (*apivolume.ListResponse, error) {
+	if err := f.Validate("dangling", "name", "driver", "label", "label!"); err != nil {
+		return nil, err
 	}
-	return nil
-}
-
-func labelsMatch(l map[string]string, f server.Filters) bool {
-	for kv := range f["label"] {
-		k, v, hasV := strings.Cut(kv, "=")
-		got, ok := l[k]
-		if !ok || (hasV && got != v) {
-			return false
-		}
-	}
-	for kv := range f["label!"] {
-		k, v, hasV := strings.Cut(kv, "=")
-		got, ok := l[k]
-		if ok && (!hasV || got == v) {
-			return false
-		}
-	}
-	return true
-}
-
-// VolumeList implements server.Backend.
-func (d *Daemon) VolumeList(ctx context.Context, f server.Filters) (*apivolume.ListResponse, error) {
-	if err := volumeFilterOK(f); err != nil {
+	dangling, hasDangling, err := f.Bool("dangling")
+	if err != nil {
 		return nil, err
 	}
 	out := &apivolume.ListResponse{Volumes: []apivolume.Volume{}, Warnings: []string{}}
 	for _, v := range d.volumes.List() {
-		if !labelsMatch(v.Labels, f) {
+		if !f.MatchLabels(v.Labels) || !f.MatchName("name", v.Name) || !f.MatchExact("driver", v.Driver) {
 			continue
 		}
-		if names := f.Get("name"); len(names) > 0 {
-			ok := false
-			for _, n := range names {
-				if strings.Contains(v.Name, n) {
-					ok = true
-				}
-			}
-			if !ok {
-				continue
-			}
-		}
-		if drv := f.Get("driver"); len(drv) > 0 && !f["driver"][v.Driver] {
+		if hasDangling && dangling != (len(d.volumes.Refs(v.Name)) == 0) {
 			continue
-		}
-		if dg := f.Get("dangling"); len(dg) > 0 {
-			dangling := len(d.volumes.Refs(v.Name)) == 0
-			if (dg[0] == "true" || dg[0] == "1") != dangling {
-				continue
-			}
 		}
 		out.Volumes = append(out.Volumes, *d.volumes.ToAPI(v))
 	}
 	return out, nil
 }
 
-// VolumeInspect implements server.Backend.
+// VolumeInspect implements backend.Backend.
 func (d *Daemon) VolumeInspect(ctx context.Context, name string) (*apivolume.Volume, error) {
 	v, err := d.volumes.Get(name)
 	if err != nil {
@@ -101,7 +56,7 @@ func (d *Daemon) VolumeInspect(ctx context.Context, name string) (*apivolume.Vol
 	return d.volumes.ToAPI(v), nil
 }
 
-// VolumeRemove implements server.Backend.
+// VolumeRemove implements backend.Backend.
 func (d *Daemon) VolumeRemove(ctx context.Context, name string, force bool) error {
 	if err := d.volumes.Remove(ctx, name, force); err != nil {
 		return err
@@ -110,16 +65,17 @@ func (d *Daemon) VolumeRemove(ctx context.Context, name string, force bool) erro
 	return nil
 }
 
-// VolumesPrune implements server.Backend.
-func (d *Daemon) VolumesPrune(ctx context.Context, f server.Filters) (*apivolume.PruneReport, error) {
-	if err := volumeFilterOK(f); err != nil {
+// VolumesPrune implements backend.Backend.
+func (d *Daemon) VolumesPrune(ctx context.Context, f backend.Filters) (*apivolume.PruneReport, error) {
+	// Every value is validated before the first removal.
+	if err := f.Validate("label", "label!", "all"); err != nil {
 		return nil, err
 	}
-	all := false
-	if v := f.Get("all"); len(v) > 0 && (v[0] == "true" || v[0] == "1") {
-		all = true
+	all, _, err := f.Bool("all")
+	if err != nil {
+		return nil, err
 	}
-	rep, err := d.volumes.Prune(ctx, all, func(l map[string]string) bool { return labelsMatch(l, f) })
+	rep, err := d.volumes.Prune(ctx, all, f.MatchLabels)
 	if err != nil {
 		return nil, err
 	}

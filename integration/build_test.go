@@ -576,14 +576,17 @@ ENTRYPOINT ["/hello"]
 }
 
 // Independent stages build at the same time; the output keeps the
-// classic builder's order.
+// classic builder's order. Each stage's RUN waits (up to a minute) for a
+// /go file that the test puts into its container only once both RUN
+// containers exist at the same time: no timing assumption.
 func TestBuildParallelStages(t *testing.T) {
 	d := testenv.StartDaemon(t)
 	d.ImportBusybox("busybox")
+	const wait = `i=0; until [ -e /go ] || [ $i -ge 600 ]; do sleep 0.1; i=$((i+1)); done; rm /go`
 	dir := writeContext(t, map[string]string{"Dockerfile": `FROM busybox AS a
-RUN echo from-a > /a; sleep 3
+RUN echo from-a > /a; ` + wait + `
 FROM busybox AS b
-RUN echo from-b > /b; sleep 3
+RUN echo from-b > /b; ` + wait + `
 FROM busybox
 COPY --from=a /a /a
 COPY --from=b /b /b
@@ -596,10 +599,24 @@ CMD ["cat", "/a", "/b"]
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	testenv.Eventually(t, 30*time.Second, "both stages' RUN containers at once", func() bool {
-		return len(strings.Fields(d.MustDocker("ps", "-q"))) == 2
-	})
-	if err := cmd.Wait(); err != nil {
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var ids []string
+	deadline := time.After(60 * time.Second)
+	for len(ids) != 2 {
+		select {
+		case err := <-exited:
+			t.Fatalf("docker build ended (%v) before both stages' RUN containers ran at once:\n%s", err, out.String())
+		case <-deadline:
+			t.Fatalf("timed out after 60s waiting for both stages' RUN containers at once; ps shows %q; build output so far:\n%s", ids, out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		ids = strings.Fields(d.MustDocker("ps", "-q"))
+	}
+	for _, id := range ids {
+		d.MustDocker("exec", id, "touch", "/go")
+	}
+	if err := <-exited; err != nil {
 		t.Fatalf("docker build: %v\n%s", err, out.String())
 	}
 	text := out.String()
@@ -613,5 +630,38 @@ CMD ["cat", "/a", "/b"]
 	}
 	if got := d.MustDocker("run", "--rm", "par"); got != "from-a\nfrom-b\n" {
 		t.Errorf("run printed %q", got)
+	}
+}
+
+// TestBuildContextEscapingSymlinks: a context may hold symlinks that point
+// outside it (Docker sends them as they are); copying such a link copies
+// the link, and only a path that goes through one is refused.
+func TestBuildContextEscapingSymlinks(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	dir := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a", "in the context\n")
+	if err := os.Symlink("../../../../../etc", filepath.Join(dir, "evil")); err != nil {
+		t.Fatal(err)
+	}
+	write("Dockerfile", "FROM busybox\nCOPY a /a\n")
+	d.MustDocker("build", "-q", "-t", "unused-link", dir)
+
+	write("Dockerfile", "FROM busybox\nCOPY evil /evil\n")
+	d.MustDocker("build", "-q", "-t", "copied-link", dir)
+	if got := strings.TrimSpace(d.MustDocker("run", "--rm", "copied-link", "readlink", "/evil")); got != "../../../../../etc" {
+		t.Errorf("COPY of the link gave %q, want the link itself", got)
+	}
+
+	write("Dockerfile", "FROM busybox\nCOPY evil/passwd /p\n")
+	r := d.Docker("build", "-q", "-t", "through-link", dir)
+	if r.Code == 0 || !strings.Contains(r.Stderr, "forbidden path outside the build context") {
+		t.Errorf("COPY through an escaping link: %s", r)
 	}
 }

@@ -2,6 +2,8 @@ package integration
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -12,17 +14,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	registrytypes "github.com/moby/moby/api/types/registry"
 
 	"github.com/berth-project/berth/internal/testenv"
 )
@@ -343,7 +348,7 @@ func TestRegistryMirrorFromDaemonJSON(t *testing.T) {
 	id := strings.TrimSpace(seed.MustDocker("inspect", "-f", "{{.Id}}", "busybox"))
 
 	cfg := filepath.Join(t.TempDir(), "daemon.json")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`{"registry-mirrors": ["http://%s"], "debug": true}`, mirror.Addr)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`{"registry-mirrors": ["http://%s"]}`, mirror.Addr)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	d := testenv.StartDaemonArgs(t, "--config-file", cfg)
@@ -380,5 +385,154 @@ func TestRegistryPullThroughCache(t *testing.T) {
 	blobs, _ := filepath.Glob(filepath.Join(cache.Root, "docker/registry/v2/blobs/sha256/*/*"))
 	if len(blobs) == 0 {
 		t.Errorf("the pull-through cache kept no blobs")
+	}
+}
+
+// TestRegistryDistributionInspect: GET /distribution/{name}/json asks the
+// registry for what a reference names, without pulling: the digest `docker
+// push` printed, the platform of a single manifest, those of an index;
+// the X-Registry-Auth header reaches a registry that wants a login; errors
+// carry dockerd's statuses; `docker service create` pins the digest.
+func TestRegistryDistributionInspect(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	ref := reg.Addr + "/dist/app:v1"
+	d.MustDocker("tag", "busybox", ref)
+	out := d.MustDocker("push", ref)
+	m := regexp.MustCompile(`v1: digest: (sha256:[0-9a-f]{64}) size: (\d+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("push output:\n%s", out)
+	}
+	pushed, size := m[1], m[2]
+	arch := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.Architecture}}", "busybox"))
+
+	api := d.HTTPClient()
+	inspect := func(name, auth string) (int, registrytypes.DistributionInspect, string) {
+		t.Helper()
+		req, err := http.NewRequest("GET", "http://berth/v1.51/distribution/"+name+"/json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if auth != "" {
+			req.Header.Set("X-Registry-Auth", auth)
+		}
+		resp, err := api.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		var di registrytypes.DistributionInspect
+		if resp.StatusCode == 200 {
+			if err := json.Unmarshal(body, &di); err != nil {
+				t.Fatalf("decode %s: %v", body, err)
+			}
+		}
+		return resp.StatusCode, di, string(body)
+	}
+
+	// The pushed manifest, by tag and by digest, and the image still
+	// only local: nothing was pulled.
+	for _, name := range []string{ref, reg.Addr + "/dist/app@" + pushed} {
+		code, di, body := inspect(name, "")
+		if code != 200 || di.Descriptor.Digest.String() != pushed || fmt.Sprint(di.Descriptor.Size) != size ||
+			di.Descriptor.MediaType != "application/vnd.docker.distribution.manifest.v2+json" {
+			t.Errorf("inspect %s: %d %s; want digest %s size %s", name, code, body, pushed, size)
+		}
+		if len(di.Platforms) != 1 || di.Platforms[0].OS != "linux" || di.Platforms[0].Architecture != arch {
+			t.Errorf("inspect %s: platforms %+v, want linux/%s", name, di.Platforms, arch)
+		}
+	}
+
+	// An index: its own digest and its manifests' platforms.
+	hostRef, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostImg, err := remote.Image(hostRef)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := random.Image(1024, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: hostImg, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}},
+		mutate.IndexAddendum{Add: other, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}}},
+	)
+	listRef, err := name.ParseReference(reg.Addr+"/dist/app:multi", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(listRef, idx); err != nil {
+		t.Fatal(err)
+	}
+	idxDigest, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, di, body := inspect(reg.Addr+"/dist/app:multi", "")
+	if code != 200 || di.Descriptor.Digest.String() != idxDigest.String() || len(di.Platforms) != 2 ||
+		di.Platforms[0].Architecture != arch || di.Platforms[1].Architecture != "arm" || di.Platforms[1].Variant != "v7" {
+		t.Errorf("inspect of an index: %d %s; want digest %s and two platforms", code, body, idxDigest)
+	}
+
+	// docker-py's APIClient.inspect_distribution.
+	script := fmt.Sprintf(`
+import docker
+c = docker.APIClient(base_url=%q)
+print(c.inspect_distribution(%q)["Descriptor"]["digest"])
+`, d.Host(), ref)
+	if r := d.Run(nil, 60*time.Second, "python3", "-c", script); r.Code != 0 || strings.TrimSpace(r.Stdout) != pushed {
+		t.Errorf("docker-py inspect_distribution: %s", r)
+	}
+
+	// What the endpoint is for: `docker service create` pins the image
+	// to its digest (and does not warn that it could not).
+	initSwarm(t, d)
+	if r := d.Docker("service", "create", "--detach", "--stop-grace-period", "1s", "--name", "pinned", ref, "sleep", "300"); r.Code != 0 || strings.Contains(r.Stderr, "could not be accessed on a registry") {
+		t.Errorf("service create: %s", r)
+	}
+	if got := strings.TrimSpace(d.MustDocker("service", "inspect", "-f", "{{.Spec.TaskTemplate.ContainerSpec.Image}}", "pinned")); got != ref+"@"+pushed {
+		t.Errorf("service image = %s, want %s@%s", got, ref, pushed)
+	}
+	d.MustDocker("service", "rm", "pinned")
+
+	// Errors.
+	free := testenv.FreePort(t)
+	for _, tt := range []struct {
+		name     string
+		code     int
+		contains string
+	}{
+		{reg.Addr + "/dist/app:nope", 404, "manifest unknown"},
+		{reg.Addr + "/no/such:v1", 404, "manifest unknown"},
+		{"UPPER/case", 400, "invalid reference format"},
+		{fmt.Sprintf("127.0.0.1:%d/x:y", free), 500, "connection refused"},
+	} {
+		if code, _, body := inspect(tt.name, ""); code != tt.code || !strings.Contains(body, tt.contains) {
+			t.Errorf("inspect %s: %d %s; want %d with %q", tt.name, code, body, tt.code, tt.contains)
+		}
+	}
+
+	// A registry that wants a login: 401 without credentials, the
+	// digest with them.
+	htp := testenv.WriteHtpasswd(t, t.TempDir(), "alice", "s3cret")
+	locked := testenv.StartRegistry(t, testenv.RegistryOptions{Htpasswd: htp})
+	lockedRef, err := name.ParseReference(locked.Addr+"/team/app:v1", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(lockedRef, hostImg, remote.WithAuth(&authn.Basic{Username: "alice", Password: "s3cret"})); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, body := inspect(locked.Addr+"/team/app:v1", ""); code != 401 || !strings.Contains(body, "unauthorized: authentication required") {
+		t.Errorf("inspect without credentials: %d %s", code, body)
+	}
+	auth := base64.URLEncoding.EncodeToString([]byte(`{"username":"alice","password":"s3cret","serveraddress":"` + locked.Addr + `"}`))
+	if code, di, body := inspect(locked.Addr+"/team/app:v1", auth); code != 200 || di.Descriptor.Digest.String() != pushed {
+		t.Errorf("inspect with credentials: %d %s; want digest %s", code, body, pushed)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -73,9 +74,9 @@ func TestRoutes(t *testing.T) {
 		{"POST", "/networks/n1/disconnect", `{"Container":"c1"}`, 200, "", ""},
 		{"DELETE", "/networks/n1", "", 204, "", ""},
 		{"POST", "/networks/prune", "", 200, "", ""},
-		{"GET", "/swarm", "", 503, "not a swarm manager", ""},
-		{"GET", "/v1.50/services?filters=%7B%7D", "", 503, "not a swarm manager", ""},
-		{"GET", "/nodes/abc", "", 503, "not a swarm manager", ""},
+		{"GET", "/swarm", "", 200, `"ID":"swarm1"`, "application/json"},
+		{"GET", "/v1.50/services?filters=%7B%7D", "", 200, `"Name":"web"`, ""},
+		{"GET", "/nodes/abc", "", 404, `{"message":"node abc not found"}`, ""},
 		{"POST", "/containers/c1/update", "{}", 501, "not implemented by berth", ""},
 		{"GET", "/system/df", "", 501, "not implemented", ""},
 		// Containers.
@@ -107,7 +108,9 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/containers/c1/export", "", 200, "tar", "application/x-tar"},
 		{"GET", "/containers/c1/archive?path=/etc", "", 200, "tar", "application/x-tar"},
 		{"PUT", "/containers/c1/archive?path=/tmp", "tar", 200, "", ""},
-		{"PUT", "/containers/c1/archive", "tar", 400, "path is required", ""},
+		{"PUT", "/containers/c1/archive", "tar", 400, "no path specified", ""},
+		{"GET", "/containers/c1/archive", "", 400, "no path specified", ""},
+		{"GET", "/containers/c1/archive?path=", "", 400, "no path specified", ""},
 		{"POST", "/containers/prune", "", 200, `"ContainersDeleted"`, ""},
 		{"POST", "/containers/c1/exec", `{"Cmd":["sh"]}`, 201, `{"Id":"e1"}`, ""},
 		{"POST", "/exec/e1/start", `{"Detach":true}`, 200, "{}", ""},
@@ -148,6 +151,10 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/networks/x", "", 404, "not found", ""},
 		// Events (finite: until in the past).
 		{"GET", "/events?until=1", "", 200, `"Action":"start"`, "application/json"},
+		{"GET", "/events?until=1&filters=%7B%22type%22%3A%5B%22container%22%5D%7D", "", 200, `"Action":"start"`, "application/json"},
+		{"GET", "/events?until=1&filters=%7B%22bogus%22%3A%5B%22x%22%5D%7D", "", 400, "invalid filter 'bogus'", ""},
+		{"GET", "/events?until=1&filters=%7B%22type%22%3A%5B%22x%22%5D%7D", "", 400, "invalid filter 'type=x'", ""},
+		{"GET", "/events?until=garbage", "", 400, `failed to parse value as time or duration: \"garbage\"`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
@@ -196,6 +203,11 @@ func TestPingHeaders(t *testing.T) {
 func TestArchiveStatHeader(t *testing.T) {
 	s, _ := newTestServer(t, &fakeBackend{})
 	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("HEAD", "/containers/c1/archive?path=", nil))
+	if rec.Code != 400 || rec.Header().Get("X-Docker-Container-Path-Stat") != "" {
+		t.Fatalf("HEAD with an empty path: status %d, stat %q", rec.Code, rec.Header().Get("X-Docker-Container-Path-Stat"))
+	}
+	rec = httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, httptest.NewRequest("HEAD", "/containers/c1/archive?path=/etc", nil))
 	if rec.Code != 200 {
 		t.Fatalf("status %d", rec.Code)
@@ -725,6 +737,19 @@ func FuzzRequests(f *testing.F) {
 		{"GET", "/containers/c1/logs?tail=x&since=1.5", ""},
 		{"GET", "/events?until=1&filters=%5B%5D", ""},
 		{"DELETE", "/v1.999999999999999999999/x", ""},
+		// Swarm mode.
+		{"POST", "/v1.38/swarm/init", `{"DefaultAddrPool":["10.0.0.0/8"],"SubnetSize":24}`},
+		{"POST", "/swarm/update?version=1&rotateWorkerToken=x", `{"Name":"default"}`},
+		{"POST", "/nodes/n1/update?version=18446744073709551616", `{"Role":"worker"}`},
+		{"GET", "/services?status=1&filters=%7B%22name%22%3A%5B%22web%22%5D%7D", ""},
+		{"POST", "/v1.39/services/create", `{"TaskTemplate":{"ContainerSpec":{"Image":"busybox","Privileges":{"CredentialSpec":{"Config":"c"}},"Configs":[null,{"Runtime":{}}]},"Resources":{"Limits":{"Pids":1}}},"Mode":{"GlobalJob":{}}}`},
+		{"POST", "/v1.43/services/s1/update?version=4", `{"TaskTemplate":{"ContainerSpec":{"Healthcheck":{},"Privileges":{},"Mounts":[{"TmpfsOptions":{"Options":[["a"]]}}]}}}`},
+		{"GET", "/services/s1/logs?stdout=1&stderr=1&details=1&timestamps=1&tail=3&since=1.5", ""},
+		{"GET", "/tasks/tktty/logs?stdout=1&follow=1", ""},
+		{"POST", "/v1.36/secrets/create", `{"Templating":{"Name":"golang"}}`},
+		{"POST", "/configs/cfg1/update?version=", ""},
+		{"DELETE", "/secrets/sec1", ""},
+		{"GET", "/swarm/unlockkey", ""},
 	}
 	for _, s := range seeds {
 		f.Add(s.method, s.path, s.body)
@@ -746,4 +771,63 @@ func FuzzRequests(f *testing.F) {
 		defer cancel()
 		h.ServeHTTP(httptest.NewRecorder(), req.WithContext(ctx))
 	})
+}
+
+// readyBackend's attach registers (calls Ready) only when released.
+type readyBackend struct {
+	*fakeBackend
+	release chan struct{}
+}
+
+func (b *readyBackend) ContainerAttach(ctx context.Context, name string, opts AttachOptions) error {
+	<-b.release
+	if err := opts.Ready(); err != nil {
+		return err
+	}
+	_, err := io.WriteString(opts.Stderr, "bye\n")
+	return err
+}
+
+// TestAttachAnsweredWhenRegistered: the upgrade of an attach is answered
+// only once the backend has registered the session. Clients send start
+// as soon as their attach is answered; answering earlier let a start
+// overtake the attach, and `docker run` then waited forever.
+func TestAttachAnsweredWhenRegistered(t *testing.T) {
+	b := &readyBackend{fakeBackend: &fakeBackend{}, release: make(chan struct{})}
+	sock, _ := startUnix(t, newServerWith(t, b))
+	conn, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, _ = io.WriteString(conn, "POST /v1.51/containers/c1/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+	buf := make([]byte, 256)
+	_ = conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if n, err := conn.Read(buf); err == nil || n > 0 {
+		t.Fatalf("the attach was answered before the backend registered it: %q", buf[:n])
+	}
+	close(b.release)
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, _ := io.ReadAll(conn)
+	if !strings.HasPrefix(string(got), "HTTP/1.1 101 UPGRADED") || !strings.Contains(string(got), "bye") {
+		t.Errorf("attach answer: %q", got)
+	}
+}
+
+// TestAttachErrorBeforeReadyIsHTTP: an attach the backend refuses before
+// registering it gets an ordinary HTTP error, not an upgraded stream.
+func TestAttachErrorBeforeReadyIsHTTP(t *testing.T) {
+	sock, _ := startUnix(t, newServerWith(t, &fakeBackend{}))
+	conn, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, _ = io.WriteString(conn, "POST /v1.51/containers/missing/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 512)
+	n, _ := conn.Read(buf)
+	if !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 404") {
+		t.Errorf("attach to a missing container: %q", buf[:n])
+	}
 }

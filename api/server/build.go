@@ -7,28 +7,6 @@ import (
 	"strings"
 )
 
-// BuildOptions are the query options of POST /build (the classic
-// builder's wire protocol).
-type BuildOptions struct {
-	Tags        []string
-	Dockerfile  string
-	BuildArgs   map[string]*string
-	Target      string
-	NoCache     bool
-	Pull        bool
-	Labels      map[string]string
-	NetworkMode string
-	Quiet       bool
-}
-
-// BuildOutput receives a build's progress: Stream for human-readable
-// text (step lines, RUN output), Aux for the built image's ID. It may be
-// called from several goroutines.
-type BuildOutput interface {
-	Stream(text string)
-	Aux(id string)
-}
-
 // buildMessage is one line of the JSON progress stream. "error" is
 // deprecated but docker-py still reads it.
 type buildMessage struct {
@@ -36,11 +14,6 @@ type buildMessage struct {
 	Aux         any             `json:"aux,omitempty"`
 	ErrorDetail *buildErrDetail `json:"errorDetail,omitempty"`
 	Error       string          `json:"error,omitempty"`
-}
-
-type buildErrDetail struct {
-	Code    int    `json:"code,omitempty"`
-	Message string `json:"message"`
 }
 
 // buildStream writes the build's progress stream (see jsonStream).

@@ -58,6 +58,17 @@ func (s *Server) hijack(w http.ResponseWriter, r *http.Request, tty bool) (net.C
 	if err != nil {
 		return nil, nil, err
 	}
+	// Tracked before the client can see the answer, so a shutdown that
+	// follows it always closes this stream; one after shutdown began is
+	// closed at once.
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		conn.Close()
+		return nil, nil, errors.New("server is shutting down")
+	}
+	s.conns[conn] = true
+	s.mu.Unlock()
 	ctype := "application/vnd.docker.multiplexed-stream"
 	if tty {
 		ctype = "application/vnd.docker.raw-stream"
@@ -68,12 +79,9 @@ func (s *Server) hijack(w http.ResponseWriter, r *http.Request, tty bool) (net.C
 		fmt.Fprintf(rw, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nApi-Version: %s\r\n\r\n", ctype, APIVersion)
 	}
 	if err := rw.Flush(); err != nil {
-		conn.Close()
+		s.release(conn)
 		return nil, nil, err
 	}
-	s.mu.Lock()
-	s.conns[conn] = true
-	s.mu.Unlock()
 	return conn, rw, nil
 }
 
@@ -134,37 +142,108 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	conn, rw, err := s.hijack(w, r, tty)
-	if err != nil {
-		return err
-	}
-	defer s.release(conn)
-	cw := newConnWriter(r, rw)
-	opts := AttachOptions{Logs: boolQuery(q.Get("logs")), Stream: boolQuery(q.Get("stream")), DetachKeys: q.Get("detachKeys")}
+	// The upgrade is answered only when the backend has registered the
+	// session (Ready): a client sends start once its attach is answered,
+	// and a start must not miss the attach.
+	h := &lazyHijack{s: s, w: w, r: r, tty: tty}
+	opts := AttachOptions{Logs: boolQuery(q.Get("logs")), Stream: boolQuery(q.Get("stream")), DetachKeys: q.Get("detachKeys"), Ready: h.ready}
 	if boolQuery(q.Get("stdin")) {
-		opts.Stdin = rw.Reader
+		opts.Stdin = lazyReader{h}
 	}
 	if tty {
 		if boolQuery(q.Get("stdout")) || boolQuery(q.Get("stderr")) {
-			opts.Stdout = cw
+			opts.Stdout = lazyWriter{h, 0}
 		}
 	} else {
-		mw := &muxWriter{w: cw}
 		if boolQuery(q.Get("stdout")) {
-			opts.Stdout = streamWriter{m: mw, stream: 1}
+			opts.Stdout = lazyWriter{h, 1}
 		}
 		if boolQuery(q.Get("stderr")) {
-			opts.Stderr = streamWriter{m: mw, stream: 2}
+			opts.Stderr = lazyWriter{h, 2}
 		}
 	}
-	if err := s.b.ContainerAttach(r.Context(), id, opts); err != nil {
+	err = s.b.ContainerAttach(r.Context(), id, opts)
+	if !h.started() {
+		if err != nil {
+			return err // still plain HTTP: an ordinary error response
+		}
+		if herr := h.ready(); herr != nil {
+			return herr
+		}
+	}
+	if h.conn == nil {
+		return errHijacked
+	}
+	defer s.release(h.conn)
+	if err != nil {
 		s.log.Debug("attach ended", "id", id, "err", err)
 		if !tty {
-			_ = (&muxWriter{w: cw}).writeFrame(2, []byte(errMessage(err)+"\n"))
+			_ = h.mw.writeFrame(2, []byte(errMessage(err)+"\n"))
 		}
 	}
-	closeWrite(conn)
+	closeWrite(h.conn)
 	return errHijacked
+}
+
+// lazyHijack takes the connection over on first need (see containerAttach).
+type lazyHijack struct {
+	s    *Server
+	w    http.ResponseWriter
+	r    *http.Request
+	tty  bool
+	mu   sync.Mutex
+	err  error
+	done bool
+	conn net.Conn
+	rw   *bufio.ReadWriter
+	cw   *connWriter
+	mw   *muxWriter
+}
+
+func (h *lazyHijack) ready() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.done {
+		h.done = true
+		h.conn, h.rw, h.err = h.s.hijack(h.w, h.r, h.tty)
+		if h.err == nil {
+			h.cw = newConnWriter(h.r, h.rw)
+			h.mw = &muxWriter{w: h.cw}
+		}
+	}
+	return h.err
+}
+
+func (h *lazyHijack) started() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.done
+}
+
+type lazyReader struct{ h *lazyHijack }
+
+func (l lazyReader) Read(p []byte) (int, error) {
+	if err := l.h.ready(); err != nil {
+		return 0, err
+	}
+	return l.h.rw.Read(p)
+}
+
+// lazyWriter writes one stream: 0 is the raw tty stream, 1 and 2 are
+// multiplexed stdout and stderr.
+type lazyWriter struct {
+	h      *lazyHijack
+	stream byte
+}
+
+func (l lazyWriter) Write(p []byte) (int, error) {
+	if err := l.h.ready(); err != nil {
+		return 0, err
+	}
+	if l.stream == 0 {
+		return l.h.cw.Write(p)
+	}
+	return streamWriter{m: l.h.mw, stream: l.stream}.Write(p)
 }
 
 func (s *Server) execStart(w http.ResponseWriter, r *http.Request) error {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,23 +11,6 @@ import (
 	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/registry"
 )
-
-// ProgressMessage is one line of Docker's JSON progress stream for pull
-// and push (what the docker CLI renders as per-layer progress bars).
-type ProgressMessage struct {
-	ID             string          `json:"id,omitempty"`
-	Status         string          `json:"status,omitempty"`
-	ProgressDetail *ProgressDetail `json:"progressDetail,omitempty"`
-	Aux            any             `json:"aux,omitempty"`
-	ErrorDetail    *buildErrDetail `json:"errorDetail,omitempty"`
-	Error          string          `json:"error,omitempty"`
-}
-
-// ProgressDetail is a progress bar's state.
-type ProgressDetail struct {
-	Current int64 `json:"current,omitempty"`
-	Total   int64 `json:"total,omitempty"`
-}
 
 // jsonStream writes a JSON progress stream, one object per line, flushed
 // as it goes (build, pull and push). The response header goes out with
@@ -119,5 +103,37 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, 200, registry.AuthResponse{Status: status})
+	return nil
+}
+
+// distributionInspect serves GET /distribution/{name}/json: the registry's
+// descriptor and platforms for an image reference. As dockerd, a name that
+// does not parse is a 400, a bare image ID a 500 (there is no registry to
+// ask), and a reference without tag or digest means :latest.
+func (s *Server) distributionInspect(w http.ResponseWriter, r *http.Request) error {
+	p := r.PathValue("name")
+	if !strings.HasSuffix(p, "/json") {
+		return &statusError{http.StatusNotFound, fmt.Sprintf("page not found: %s %s", r.Method, r.URL.Path)}
+	}
+	name := strings.TrimSuffix(p, "/json")
+	ref, err := reference.ParseAnyReference(name)
+	if err != nil {
+		return badRequest(err.Error())
+	}
+	named, ok := ref.(reference.Named)
+	if !ok {
+		if _, ok := ref.(reference.Digested); ok {
+			return errors.New("no manifest found for full image ID")
+		}
+		return badRequest("unknown image reference format: " + name)
+	}
+	if _, ok := named.(reference.Canonical); !ok {
+		named = reference.TagNameOnly(named)
+	}
+	di, err := s.b.DistributionInspect(r.Context(), reference.FamiliarString(named), r.Header.Get("X-Registry-Auth"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, 200, di)
 	return nil
 }

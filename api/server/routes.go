@@ -15,6 +15,8 @@ import (
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/volume"
+
+	"github.com/berth-project/berth/internal/filters"
 )
 
 func (s *Server) routes() {
@@ -55,6 +57,7 @@ func (s *Server) routes() {
 	h("POST /commit", s.commit)
 	h("POST /build", s.build)
 	h("POST /auth", s.auth)
+	h("GET /distribution/{name...}", s.distributionInspect)
 
 	// Containers.
 	h("POST /containers/create", s.containerCreate)
@@ -183,25 +186,18 @@ func (s *Server) routes() {
 	}, 200))
 	h("POST /networks/prune", filtered(s.b.NetworksPrune))
 
-	// Swarm is not built yet: answer as an engine not in a swarm.
-	h("GET /swarm", func(w http.ResponseWriter, r *http.Request) error {
-		return &statusError{http.StatusServiceUnavailable, "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again."}
-	})
+	// Swarm mode (swarm.go).
+	s.swarmRoutes(h)
 
 	// Known Docker endpoints berth does not serve yet: a clear 501 rather
 	// than a 404 that reads like a client bug.
 	for _, p := range []string{
 		"POST /containers/{id}/update", "GET /containers/{id}/attach/ws", "GET /system/df",
-		"GET /images/search", "POST /session", "GET /distribution/{name...}",
-		"POST /build/prune", "GET /plugins", "/plugins/", "POST /swarm/init", "POST /swarm/join",
+		"GET /images/search", "POST /session",
+		"POST /build/prune", "GET /plugins", "/plugins/",
 	} {
 		h(p, func(w http.ResponseWriter, r *http.Request) error {
 			return &statusError{http.StatusNotImplemented, fmt.Sprintf("%s %s is not implemented by berth yet", r.Method, r.URL.Path)}
-		})
-	}
-	for _, p := range []string{"/nodes", "/nodes/", "/services", "/services/", "/tasks", "/tasks/", "/secrets", "/secrets/", "/configs", "/configs/", "/swarm/"} {
-		h(p, func(w http.ResponseWriter, r *http.Request) error {
-			return &statusError{http.StatusServiceUnavailable, "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again."}
 		})
 	}
 
@@ -264,37 +260,10 @@ func sizeQuery(r *http.Request) (uint, uint, error) {
 	return uint(h), uint(w), nil
 }
 
-// parseFilters decodes the filters query: {"k":{"v":true}} or {"k":["v"]}.
+// parseFilters decodes the filters query; the shared parser answers 400
+// for malformed JSON.
 func parseFilters(raw string) (Filters, error) {
-	f := Filters{}
-	if raw == "" {
-		return f, nil
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(raw), &m); err != nil {
-		return nil, badRequest("invalid filter: " + err.Error())
-	}
-	for k, v := range m {
-		set := map[string]bool{}
-		var asMap map[string]bool
-		var asList []string
-		switch {
-		case json.Unmarshal(v, &asMap) == nil:
-			for x, ok := range asMap {
-				if ok {
-					set[x] = true
-				}
-			}
-		case json.Unmarshal(v, &asList) == nil:
-			for _, x := range asList {
-				set[x] = true
-			}
-		default:
-			return nil, badRequest(fmt.Sprintf("invalid filter: invalid value for %q", k))
-		}
-		f[k] = set
-	}
-	return f, nil
+	return filters.Parse(raw)
 }
 
 func (s *Server) ping(w http.ResponseWriter, r *http.Request) error {
@@ -303,7 +272,9 @@ func (s *Server) ping(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Pragma", "no-cache")
 	h.Set("Docker-Experimental", "false")
 	h.Set("Builder-Version", "1")
-	h.Set("Swarm", "inactive")
+	sctx, cancel := context.WithTimeout(r.Context(), pingSwarmTimeout)
+	h.Set("Swarm", swarmStatus(s.b.SwarmInfo(sctx)))
+	cancel()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	if r.Method == http.MethodHead {
 		h.Set("Content-Length", "0")
@@ -315,20 +286,24 @@ func (s *Server) ping(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// parseTime reads a since/until value: unix seconds (with fraction),
-// RFC3339, or empty.
+// parseTime reads a since/until value of /events as dockerd does (see
+// filters.ParseTime); empty is no bound.
 func parseTime(v string) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}
-	if f, err := strconv.ParseFloat(v, 64); err == nil {
-		sec := int64(f)
-		return time.Unix(sec, int64((f-float64(sec))*1e9)), nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-		return t, nil
-	}
-	return time.Time{}, badRequest(fmt.Sprintf("invalid time value %q", v))
+	return filters.ParseTime(v, time.Now())
+}
+
+// eventFilters are the filter keys /events accepts, as dockerd's.
+var eventFilters = []string{
+	"config", "container", "daemon", "event", "image", "label", "network", "node",
+	"plugin", "scope", "secret", "service", "type", "volume",
+}
+
+// eventTypes are the values of the type filter.
+var eventTypes = []string{
+	"builder", "config", "container", "daemon", "image", "network", "node", "plugin", "secret", "service", "volume",
 }
 
 func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
@@ -343,6 +318,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	}
 	f, err := parseFilters(q.Get("filters"))
 	if err != nil {
+		return err
+	}
+	if err := f.Validate(eventFilters...); err != nil {
+		return err
+	}
+	if err := f.OneOf("type", eventTypes...); err != nil {
 		return err
 	}
 	live := until.IsZero() || until.After(time.Now())
@@ -413,8 +394,22 @@ func decodeBody(r *http.Request, v any) error {
 	return nil
 }
 
+// archivePath is the path query of the archive endpoints; dockerd refuses
+// an empty one rather than reading it as the container's root.
+func archivePath(r *http.Request) (string, error) {
+	p := r.URL.Query().Get("path")
+	if p == "" {
+		return "", badRequest("no path specified")
+	}
+	return p, nil
+}
+
 func (s *Server) archiveHead(w http.ResponseWriter, r *http.Request) error {
-	st, err := s.b.ContainerStatPath(r.Context(), r.PathValue("id"), r.URL.Query().Get("path"))
+	p, err := archivePath(r)
+	if err != nil {
+		return err
+	}
+	st, err := s.b.ContainerStatPath(r.Context(), r.PathValue("id"), p)
 	if err != nil {
 		return err
 	}
@@ -435,7 +430,11 @@ func setPathStat(w http.ResponseWriter, st *apicontainer.PathStat) error {
 }
 
 func (s *Server) archiveGet(w http.ResponseWriter, r *http.Request) error {
-	rc, st, err := s.b.ContainerArchivePath(r.Context(), r.PathValue("id"), r.URL.Query().Get("path"))
+	p, err := archivePath(r)
+	if err != nil {
+		return err
+	}
+	rc, st, err := s.b.ContainerArchivePath(r.Context(), r.PathValue("id"), p)
 	if err != nil {
 		return err
 	}
@@ -451,10 +450,11 @@ func (s *Server) archiveGet(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) archivePut(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	if q.Get("path") == "" {
-		return badRequest("path is required")
+	p, err := archivePath(r)
+	if err != nil {
+		return err
 	}
-	err := s.b.ContainerExtractToDir(r.Context(), r.PathValue("id"), q.Get("path"), boolQuery(q.Get("copyUIDGID")), boolQuery(q.Get("noOverwriteDirNonDir")), r.Body)
+	err = s.b.ContainerExtractToDir(r.Context(), r.PathValue("id"), p, boolQuery(q.Get("copyUIDGID")), boolQuery(q.Get("noOverwriteDirNonDir")), r.Body)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,7 @@
-// Package server serves the Docker Engine API over a unix socket: routing
-// (versioned /v1.NN/... and unversioned paths), version negotiation,
-// Docker's JSON errors, streaming and connection hijacking for attach and
-// exec. Handlers translate HTTP to Backend calls; they hold no state.
+// Package server serves the Docker Engine API on unix sockets and TLS TCP
+// listeners: routing (versioned /v1.NN/... and unversioned paths), version
+// negotiation, Docker's JSON errors, streaming and connection hijacking for
+// attach and exec. Handlers translate HTTP to Backend calls; they hold no state.
 package server
 
 import (
@@ -19,12 +19,15 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/berth-project/berth/api/backend"
+	"github.com/berth-project/berth/internal/version"
 )
 
 // API versions: the newest this server speaks and the oldest it accepts.
 const (
-	APIVersion    = "1.51"
-	MinAPIVersion = "1.24"
+	APIVersion    = backend.APIVersion
+	MinAPIVersion = backend.MinAPIVersion
 )
 
 // Options tune the server.
@@ -42,12 +45,15 @@ type Server struct {
 
 	mu    sync.Mutex
 	conns map[net.Conn]bool // hijacked connections, closed on shutdown
+	// shutdown is set once Serve has closed conns: a later hijack is
+	// refused.
+	shutdown bool
 }
 
 // New builds a server over b.
 func New(b Backend, logger *slog.Logger, opts Options) *Server {
 	if opts.ServerVersion == "" {
-		opts.ServerVersion = "0.1.0"
+		opts.ServerVersion = version.Version
 	}
 	s := &Server{b: b, log: logger, opts: opts, mux: http.NewServeMux(), conns: map[net.Conn]bool{}}
 	s.routes()
@@ -82,8 +88,13 @@ func ListenUnix(path string, gid int) (net.Listener, error) {
 	return l, nil
 }
 
-// Serve serves until ctx ends, then shuts down, closing hijacked streams.
-func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+// Serve serves the API on every listener until ctx ends, then shuts down:
+// all listeners close and hijacked streams are cut. A listener that fails
+// shuts the others down too and its error is returned.
+func (s *Server) Serve(ctx context.Context, ls ...net.Listener) error {
+	if len(ls) == 0 {
+		return errors.New("serve: no listener")
+	}
 	// Requests run under a context that ends at shutdown, so streaming
 	// handlers (events, logs --follow, wait, stats) return promptly.
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
@@ -92,24 +103,32 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 30 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return base },
+		// net/http's own complaints (a refused TLS handshake…) go to
+		// the daemon's log.
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelInfo),
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(l) }()
+	errc := make(chan error, len(ls))
+	for _, l := range ls {
+		go func() { errc <- hs.Serve(l) }()
+	}
+	var err error
 	select {
-	case err := <-errc:
-		return err
+	case err = <-errc:
+		err = fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	cancelBase()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	s.mu.Lock()
+	s.shutdown = true
 	for c := range s.conns {
 		c.Close()
 	}
 	s.mu.Unlock()
+	// Shutdown closes every listener hs.Serve was given.
 	_ = hs.Shutdown(sctx)
-	return nil
+	return err
 }
 
 // Handler is the whole API as an http.Handler.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-project/berth/cli"
 	"github.com/berth-project/berth/daemon/runtime/shim"
+	"github.com/berth-project/berth/machine/local"
 )
 
 func init() {
@@ -27,6 +28,10 @@ func init() {
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "shim" {
 		os.Exit(shim.Main(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "machine-node" {
+		// A local machine's first process, in the node's namespaces.
+		os.Exit(local.NodeMain(os.Args[2:]))
 	}
 	os.Exit(cli.Main(os.Args[1:], daemonCommand(), shimCommand(), registryCommand()))
 }

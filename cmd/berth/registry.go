@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-project/berth/daemon/registry/server"
+	"github.com/berth-project/berth/registry/server"
 )
 
 // registryCommand is `berth registry`: host your own image registry.

@@ -129,7 +129,7 @@ func (b *Builder) Build(ctx context.Context, body io.Reader, opts Options, out O
 		return "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("read build context: %v", err))
 	}
 	defer dr.Close()
-	if _, err := archive.Apply(ctx, ctxDir, dr, archive.ApplyOptions{IgnoreOwners: true, LiteralWhiteouts: true}); err != nil {
+	if _, err := archive.Apply(ctx, ctxDir, dr, archive.ApplyOptions{IgnoreOwners: true, LiteralWhiteouts: true, KeepEscapingSymlinks: true}); err != nil {
 		return "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("read build context: %v", err))
 	}
 	b.log.Debug("build context received", "elapsed", time.Since(start))

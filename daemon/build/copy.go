@@ -343,6 +343,23 @@ func (s *session) resolveSources(root, src, name string, fromStage bool) ([]matc
 		}
 		return out, nil
 	}
+	if !fromStage {
+		link, err := escapingLink(root, clean)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case link == clean:
+			// The source itself is such a link: it is copied as a link.
+			parent, err := securejoin.SecureJoin(root, path.Dir(clean))
+			if err != nil {
+				return nil, err
+			}
+			return []match{{full: filepath.Join(parent, path.Base(clean)), rel: clean}}, nil
+		case link != "":
+			return nil, fmt.Errorf("%s failed: forbidden path outside the build context: %s (the symlink %s leads out of it)", name, src, link)
+		}
+	}
 	full, err := securejoin.SecureJoin(root, clean)
 	if err != nil {
 		return nil, err
@@ -746,4 +763,68 @@ func applyDockerignore(ctxDir string) error {
 		}
 	}
 	return nil
+}
+
+// escapingLink returns the first symlink on the way to clean (a path
+// inside the build context root) whose relative target climbs above the
+// context, or "" if there is none. Docker sends such links in a context
+// untouched; only using one is refused. Absolute targets resolve inside
+// the context, as SecureJoin does.
+func escapingLink(root, clean string) (string, error) {
+	if clean == "/" {
+		return "", nil
+	}
+	parts := strings.Split(strings.TrimPrefix(clean, "/"), "/")
+	cur := "/"
+	for i, part := range parts {
+		next := path.Join(cur, part)
+		host := filepath.Join(root, next)
+		fi, err := os.Lstat(host)
+		if err != nil {
+			return "", nil // missing: the caller reports it
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			target, err := os.Readlink(host)
+			if err != nil {
+				return "", err
+			}
+			if climbsAbove(path.Dir(next), target) {
+				return "/" + strings.Join(parts[:i+1], "/"), nil
+			}
+		}
+		full, err := securejoin.SecureJoin(root, next)
+		if err != nil {
+			return "", err
+		}
+		rel, err := filepath.Rel(root, full)
+		if err != nil {
+			return "", err
+		}
+		cur = path.Clean("/" + filepath.ToSlash(rel))
+	}
+	return "", nil
+}
+
+// climbsAbove reports whether a relative symlink target, read in the
+// directory dir (an absolute path inside the root), climbs above the root.
+func climbsAbove(dir, target string) bool {
+	if path.IsAbs(target) {
+		return false
+	}
+	depth := 0
+	if dir != "/" {
+		depth = strings.Count(dir, "/")
+	}
+	for _, part := range strings.Split(target, "/") {
+		switch part {
+		case "..":
+			if depth--; depth < 0 {
+				return true
+			}
+		case "", ".":
+		default:
+			depth++
+		}
+	}
+	return false
 }

@@ -162,7 +162,9 @@ func (s *session) run(ctx context.Context) (*image.Image, error) {
 		go func() {
 			defer wg.Done()
 			r := s.runs[i]
-			r.img, r.err = s.buildStage(ctx, i, stg, lex, meta, metaEnv)
+			// A shell.Lex keeps its word state in itself: one per stage,
+			// or concurrent stages corrupt each other's words.
+			r.img, r.err = s.buildStage(ctx, i, stg, shell.NewLex(s.plan.escape), meta, metaEnv)
 			close(r.done)
 			if r.err != nil {
 				errMu.Lock()

@@ -27,6 +27,10 @@ type State struct {
 	Pid, ExitCode                                                   int
 	Error                                                           string
 	StartedAt, FinishedAt                                           time.Time
+	// RemoveVolumes records, with RemovalInProgress, that the removal
+	// asked for the anonymous volumes to go too (rm -v): a daemon that
+	// resumes an interrupted removal honours it.
+	RemoveVolumes bool `json:",omitempty"`
 	// Health is the healthcheck state, nil without a healthcheck; the
 	// daemon's health monitor owns its content.
 	Health *apicontainer.Health `json:",omitempty"`
@@ -68,6 +72,10 @@ type Container struct {
 
 	waiters []waiter
 	removed chan struct{}
+	// gone is set, under the lock, once a removal is about to delete Root:
+	// from then on ToDisk writes nothing, so a late state change (the exit
+	// monitor, a stop) cannot recreate files in a removed container's dir.
+	gone bool
 }
 
 type waiter struct {
@@ -196,14 +204,23 @@ func (c *Container) SetPaused() { c.State.Paused = true }
 // SetUnpaused marks the container running again. Call with the lock held.
 func (c *Container) SetUnpaused() { c.State.Paused = false }
 
-// SetRemovalInProgress marks the start of a removal; a second concurrent
-// removal is refused with a conflict. Call with the lock held.
-func (c *Container) SetRemovalInProgress() error {
+// SetRemovalInProgress marks the start of a removal (removeVolumes: the
+// anonymous volumes go too); a second concurrent removal is refused with a
+// conflict. Call with the lock held.
+func (c *Container) SetRemovalInProgress(removeVolumes bool) error {
 	if c.State.RemovalInProgress {
 		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("removal of container %s is already in progress", c.shortID()))
 	}
 	c.State.RemovalInProgress = true
+	c.State.RemoveVolumes = removeVolumes
 	return nil
+}
+
+// ResetRemovalInProgress undoes SetRemovalInProgress after a removal that
+// failed before anything was deleted. Call with the lock held.
+func (c *Container) ResetRemovalInProgress() {
+	c.State.RemovalInProgress = false
+	c.State.RemoveVolumes = false
 }
 
 // SetDead marks the container gone (removed, or its removal failed beyond
@@ -211,6 +228,15 @@ func (c *Container) SetRemovalInProgress() error {
 func (c *Container) SetDead() {
 	c.State.Dead = true
 	c.State.RemovalInProgress = false
+	c.State.RemoveVolumes = false
+}
+
+// SetGone marks the container as removed for good, just before its Root
+// is deleted: it is Dead and ToDisk no longer writes anything. Call with
+// the lock held.
+func (c *Container) SetGone() {
+	c.SetDead()
+	c.gone = true
 }
 
 func (c *Container) shortID() string {
@@ -315,10 +341,10 @@ func (c *Container) dropWaiter(ch chan apicontainer.WaitResponse) {
 
 // ToDisk writes <Root>/config.v2.json and <Root>/hostconfig.json, each
 // atomically (temporary file, fsync, rename, fsync of the directory). A
-// container without a Root (in memory only) has nothing to write. Call
-// with the lock held.
+// container without a Root (in memory only), or one marked gone by its
+// removal, has nothing to write. Call with the lock held.
 func (c *Container) ToDisk() error {
-	if c.Root == "" {
+	if c.Root == "" || c.gone {
 		return nil
 	}
 	b, err := json.Marshal(c)
@@ -334,6 +360,34 @@ func (c *Container) ToDisk() error {
 	}
 	if err := atomicWrite(filepath.Join(c.Root, "hostconfig.json"), hb); err != nil {
 		return fmt.Errorf("save container %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// trashPrefix names a container dir being deleted (see RemoveRoot).
+const trashPrefix = ".removing-"
+
+// RemoveRoot deletes the container's directory. The directory is first
+// renamed, atomically, to a hidden name, so that a daemon dying half-way
+// through leaves no half-deleted record behind: New deletes such dirs.
+// Call without the lock held, after SetGone.
+func (c *Container) RemoveRoot() error {
+	c.mu.Lock()
+	root := c.Root
+	c.mu.Unlock()
+	if root == "" {
+		return nil
+	}
+	trash := filepath.Join(filepath.Dir(root), trashPrefix+filepath.Base(root))
+	if err := os.Rename(root, trash); err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		// Renaming can fail (EBUSY); delete in place then.
+		trash = root
+	}
+	if err := os.RemoveAll(trash); err != nil {
+		return fmt.Errorf("remove container %s dir: %w", c.shortID(), err)
 	}
 	return nil
 }

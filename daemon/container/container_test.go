@@ -118,10 +118,10 @@ func TestWaitRemovedAndCancel(t *testing.T) {
 
 func TestRemovalInProgress(t *testing.T) {
 	c := newContainer(t, "rm")
-	if err := c.SetRemovalInProgress(); err != nil {
+	if err := c.SetRemovalInProgress(false); err != nil {
 		t.Fatal(err)
 	}
-	err := c.SetRemovalInProgress()
+	err := c.SetRemovalInProgress(false)
 	if !errdefs.IsConflict(err) || err.Error() != "removal of container "+c.ID[:12]+" is already in progress" {
 		t.Errorf("second removal: %v", err)
 	}
@@ -131,6 +131,60 @@ func TestRemovalInProgress(t *testing.T) {
 	c.SetDead()
 	if c.StateString() != "dead" || c.StatusString() != "Dead" {
 		t.Errorf("state %q status %q", c.StateString(), c.StatusString())
+	}
+}
+
+// TestRemovalStateSurvivesReload: the removal flag and its -v choice are
+// on disk, so a daemon that died mid-removal knows to finish it.
+func TestRemovalStateSurvivesReload(t *testing.T) {
+	for _, removeVolumes := range []bool{false, true} {
+		c := newContainer(t, "rm")
+		if err := c.SetRemovalInProgress(removeVolumes); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.ToDisk(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := load(c.Root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.State.RemovalInProgress || got.State.RemoveVolumes != removeVolumes {
+			t.Errorf("removeVolumes=%v: reloaded state %+v", removeVolumes, got.State)
+		}
+		c.ResetRemovalInProgress()
+		if c.State.RemovalInProgress || c.State.RemoveVolumes {
+			t.Errorf("after reset: %+v", c.State)
+		}
+	}
+}
+
+// TestToDiskAfterGone: once a removal marked the container gone, a late
+// ToDisk (the exit monitor's) must not recreate its files.
+func TestToDiskAfterGone(t *testing.T) {
+	c := newContainer(t, "gone")
+	if err := c.ToDisk(); err != nil {
+		t.Fatal(err)
+	}
+	c.SetGone()
+	if !c.State.Dead || c.State.RemovalInProgress {
+		t.Errorf("state after SetGone: %+v", c.State)
+	}
+	for _, f := range []string{"config.v2.json", "hostconfig.json"} {
+		if err := os.Remove(filepath.Join(c.Root, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.SetStopped(137, false, time.Now(), "")
+	if err := c.ToDisk(); err != nil {
+		t.Fatalf("ToDisk of a gone container: %v", err)
+	}
+	entries, err := os.ReadDir(c.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 0 {
+		t.Errorf("ToDisk after SetGone wrote %v", entries)
 	}
 }
 
@@ -310,6 +364,48 @@ func TestToDiskAndLoad(t *testing.T) {
 		got.Path != "sh" || len(got.Args) != 2 || got.HostConfig.RestartPolicy.MaximumRetryCount != 3 ||
 		got.MountPoints["/data"].Name != "v" || got.State.Health.Status != apicontainer.Healthy || !got.HasBeenStartedBefore {
 		t.Errorf("loaded %+v", got)
+	}
+}
+
+// TestRemoveRoot: the dir goes, and a removal that died while deleting
+// (the renamed dir left behind) is finished by the next New.
+func TestRemoveRoot(t *testing.T) {
+	root := t.TempDir()
+	c := newContainer(t, "rmroot")
+	c.Root = filepath.Join(root, c.ID)
+	if err := os.MkdirAll(filepath.Join(c.Root, "rootfs"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	c.Lock()
+	err := c.ToDisk()
+	c.SetGone()
+	c.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RemoveRoot(); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 0 {
+		t.Errorf("left after RemoveRoot: %v", entries)
+	}
+	// What a daemon killed in the middle of RemoveRoot leaves.
+	trash := filepath.Join(root, trashPrefix+GenerateID())
+	if err := os.MkdirAll(filepath.Join(trash, "rootfs"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(trash, "hostconfig.json"), []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.List()); n != 0 {
+		t.Errorf("loaded %d containers from a removal's leftovers", n)
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 0 {
+		t.Errorf("New left %v", entries)
 	}
 }
 

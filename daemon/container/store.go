@@ -25,7 +25,8 @@ type Store struct {
 }
 
 // New loads every container recorded under root (<data-root>/containers).
-// Unreadable records are logged and skipped, never fatal.
+// Unreadable records are logged and skipped, never fatal; the leftovers of
+// a removal that was deleting a container's dir (RemoveRoot) are deleted.
 func New(root string) (*Store, error) {
 	s := &Store{byID: map[string]*Container{}, byName: map[string]string{}}
 	entries, err := os.ReadDir(root)
@@ -34,6 +35,13 @@ func New(root string) (*Store, error) {
 	}
 	for _, e := range entries {
 		if !e.IsDir() {
+			continue
+		}
+		if strings.HasPrefix(e.Name(), trashPrefix) {
+			// A removal that was deleting this dir when the daemon died.
+			if err := os.RemoveAll(filepath.Join(root, e.Name())); err != nil {
+				slog.Warn("remove leftover of a container removal", "dir", e.Name(), "err", err)
+			}
 			continue
 		}
 		c, err := load(filepath.Join(root, e.Name()))

@@ -208,7 +208,7 @@ func ociEntries(dir string, indexJSON []byte) ([]manifestEntry, error) {
 	return out, nil
 }
 
-func (s *Store) loadOne(ctx context.Context, dir string, e manifestEntry, out func(string)) error {
+func (s *Store) loadOne(ctx context.Context, dir string, e manifestEntry, out func(string)) (retErr error) {
 	cfgBytes, err := readIn(dir, e.Config)
 	if err != nil {
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("load: config %s: %v", e.Config, err))
@@ -220,18 +220,36 @@ func (s *Store) loadOne(ctx context.Context, dir string, e manifestEntry, out fu
 	if len(cfg.RootFS.DiffIDs) != len(e.Layers) {
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("load: %s lists %d layers, its config %d", e.Config, len(e.Layers), len(cfg.RootFS.DiffIDs)))
 	}
+	// A rejected layer stores nothing; the layers before it that no
+	// image uses are discarded too.
+	var added []addedLayer
+	defer func() {
+		if retErr != nil {
+			s.discardUnreferenced(context.WithoutCancel(ctx), added)
+		}
+	}()
 	var parent digest.Digest
 	for i, l := range e.Layers {
 		f, err := openIn(dir, l)
 		if err != nil {
 			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("load: layer %s: %v", l, err))
 		}
-		diffID, chainID, err := s.addLayerExpect(ctx, parent, f, cfg.RootFS.DiffIDs[i])
+		diffID := cfg.RootFS.DiffIDs[i]
+		if err := diffID.Validate(); err != nil {
+			f.Close()
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("load: config %s: diff ID %d: %v", e.Config, i, err))
+		}
+		chainID := diffID
+		if parent != "" {
+			chainID = ChainIDs([]digest.Digest{parent, diffID})[1]
+		}
+		a := addedLayer{diffID: diffID, chainID: chainID, newBlob: !s.blobs.has(diffID), newChain: !s.snaps.HasLayer(chainID)}
+		_, chainID, err = s.addLayerExpect(ctx, parent, f, diffID)
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("load: layer %s: %w", l, err)
 		}
-		_ = diffID
+		added = append(added, a)
 		parent = chainID
 	}
 	// Store the config exactly as given so the image ID is unchanged.

@@ -60,11 +60,12 @@ func (b *blobStore) put(data []byte) (digest.Digest, error) {
 
 // blobWriter streams one blob to a temp file while digesting it.
 type blobWriter struct {
-	b   *blobStore
-	f   *os.File
-	dg  digest.Digester
-	n   int64
-	err error
+	b    *blobStore
+	f    *os.File
+	dg   digest.Digester
+	n    int64
+	err  error
+	done bool // committed or aborted
 }
 
 func (b *blobStore) writer() (*blobWriter, error) {
@@ -82,8 +83,12 @@ func (w *blobWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Abort discards the temp file.
+// Abort discards the temp file; after Commit or Abort it does nothing.
 func (w *blobWriter) Abort() {
+	if w.done {
+		return
+	}
+	w.done = true
 	w.f.Close()
 	os.Remove(w.f.Name())
 }
@@ -91,6 +96,9 @@ func (w *blobWriter) Abort() {
 // Commit fsyncs and moves the blob into place. If expected is set, a
 // different digest is an error and nothing is stored.
 func (w *blobWriter) Commit(expected digest.Digest) (digest.Digest, error) {
+	if w.done {
+		return "", fmt.Errorf("blob already committed or aborted")
+	}
 	d := w.dg.Digest()
 	if expected != "" && expected != d {
 		w.Abort()
@@ -100,6 +108,7 @@ func (w *blobWriter) Commit(expected digest.Digest) (digest.Digest, error) {
 		w.Abort()
 		return "", err
 	}
+	w.done = true
 	if err := w.f.Close(); err != nil {
 		os.Remove(w.f.Name())
 		return "", err
@@ -116,6 +125,14 @@ func (w *blobWriter) Commit(expected digest.Digest) (digest.Digest, error) {
 		}
 	}
 	return d, nil
+}
+
+// Digest is the digest of what was written so far.
+func (w *blobWriter) Digest() digest.Digest { return w.dg.Digest() }
+
+// reader opens what was written so far, before it is committed.
+func (w *blobWriter) reader() (*os.File, error) {
+	return os.Open(w.f.Name())
 }
 
 var _ io.Writer = (*blobWriter)(nil)

@@ -2,11 +2,10 @@ package image
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,30 +56,32 @@ func (s *Store) addLayerChecked(ctx context.Context, parent digest.Digest, r io.
 	if expected != "" {
 		return s.addLayerConcurrent(ctx, parent, dr, w, expected, check)
 	}
+	defer w.Abort() // unless committed
 	if _, err := io.Copy(w, dr); err != nil {
-		w.Abort()
 		return "", "", fmt.Errorf("read layer: %w", err)
 	}
 	if check != nil {
 		if err := check(); err != nil {
-			w.Abort()
 			return "", "", err
 		}
 	}
-	diffID, err = w.Commit(expected)
-	if err != nil {
-		return "", "", err
-	}
+	diffID = w.Digest()
 	chainID = diffID
 	if parent != "" {
 		chainID = ChainIDs([]digest.Digest{parent, diffID})[1]
 	}
-	f, err := os.Open(s.blobs.path(diffID))
+	// Unpack from the uncommitted blob; the blob is committed only once
+	// the layer unpacked, so a layer the unpacker rejects (a hostile tar)
+	// leaves no blob behind.
+	f, err := w.reader()
 	if err != nil {
 		return "", "", err
 	}
 	defer f.Close()
-	if _, err := s.snaps.ApplyLayer(ctx, parent, chainID, f); err != nil {
+	if _, err := s.snaps.ApplyLayerVerified(ctx, parent, chainID, f, func() error {
+		_, err := w.Commit(diffID)
+		return err
+	}); err != nil {
 		return "", "", err
 	}
 	return diffID, chainID, nil
@@ -89,8 +90,9 @@ func (s *Store) addLayerChecked(ctx context.Context, parent digest.Digest, r io.
 // addLayerConcurrent stores the blob and unpacks the layer at the same
 // time (the diff ID, and so the chain ID, is known in advance): the
 // decompressed stream is written to the blob and piped to the unpacker.
-// The unpacked layer is renamed into place only after the blob's digest
-// matched (and check passed); otherwise both are discarded.
+// The blob is committed once the layer unpacked and its digest matched
+// (and check passed), and only then is the layer renamed into place;
+// otherwise both are discarded.
 func (s *Store) addLayerConcurrent(ctx context.Context, parent digest.Digest, dr io.Reader, w *blobWriter, expected digest.Digest, check func() error) (diffID, chainID digest.Digest, err error) {
 	chainID = expected
 	if parent != "" {
@@ -102,9 +104,15 @@ func (s *Store) addLayerConcurrent(ctx context.Context, parent digest.Digest, dr
 	go func() {
 		_, err := s.snaps.ApplyLayerVerified(ctx, parent, chainID, pr, func() error {
 			// Drain what the tar reader left (end-of-archive padding)
-			// so the writer side finishes, then wait for the digests.
+			// so the writer side finishes, then wait for the stream's
+			// verdict. The blob is committed (its digest checked) only
+			// now that the layer unpacked: a rejected layer leaves none.
 			_, _ = io.Copy(io.Discard, pr)
-			return <-verdict
+			if err := <-verdict; err != nil {
+				return err
+			}
+			_, err := w.Commit(expected)
+			return err
 		})
 		_, _ = io.Copy(io.Discard, pr) // after an early unpack error
 		applied <- err
@@ -118,19 +126,16 @@ func (s *Store) addLayerConcurrent(ctx context.Context, parent digest.Digest, dr
 	case check != nil:
 		verr = check()
 	}
-	if verr == nil {
-		diffID, verr = w.Commit(expected)
-	} else {
-		w.Abort()
-	}
 	verdict <- verr
-	if aerr := <-applied; verr == nil && aerr != nil {
-		verr = aerr
-	}
+	aerr := <-applied
+	w.Abort() // unless committed
 	if verr != nil {
 		return "", "", verr
 	}
-	return diffID, chainID, nil
+	if aerr != nil {
+		return "", "", aerr
+	}
+	return expected, chainID, nil
 }
 
 // Import creates a one-layer image from a rootfs tar.
@@ -330,7 +335,10 @@ func (s *Store) Delete(ctx context.Context, refStr string, force, noPrune bool, 
 }
 
 // deleteHelper deletes an image whose conflicts allow it; quiet ignores
-// the conflicts of an image that is still wanted (after an untag).
+// the conflicts of an image that is still wanted (after an untag). With
+// prune, the parents the image leaves dangling go too, in the same
+// metadata transaction; their layers and blobs are deleted after it,
+// without the store lock.
 func (s *Store) deleteHelper(ctx context.Context, img *Image, out *[]apiimage.DeleteResponse, force, prune, quiet bool, inUse InUseFunc) error {
 	mask := conflictHard
 	if !force {
@@ -342,32 +350,139 @@ func (s *Store) deleteHelper(ctx context.Context, img *Image, out *[]apiimage.De
 		}
 		return c.err()
 	}
-	for _, r := range references(img) {
-		if _, err := s.Untag(ctx, familiar(r)); err != nil {
-			return err
-		}
-		*out = append(*out, apiimage.DeleteResponse{Untagged: familiar(r)})
-	}
 	if cid, _ := inUse(img.ID); cid != "" {
 		// Forced past a stopped container: keep the image it runs from.
+		for _, r := range references(img) {
+			if _, err := s.Untag(ctx, familiar(r)); err != nil {
+				return err
+			}
+			*out = append(*out, apiimage.DeleteResponse{Untagged: familiar(r)})
+		}
 		return nil
 	}
-	removed, err := s.remove(ctx, img)
-	if err != nil {
+	ids := []digest.Digest{img.ID}
+	if prune {
+		// The parents that would be left dangling: untagged, with this
+		// chain as their only child and no container.
+		s.mu.RLock()
+		for cur := s.ix.images[img.ID]; cur != nil && cur.rec.Parent != ""; {
+			p := s.ix.images[cur.rec.Parent]
+			if p == nil || len(p.refs) > 0 || len(s.ix.children[p.id]) != 1 {
+				break
+			}
+			ids = append(ids, p.id)
+			cur = p
+		}
+		s.mu.RUnlock()
+		for i := 1; i < len(ids); i++ {
+			if i%256 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if cid, _ := inUse(ids[i]); cid != "" {
+				ids = ids[:i]
+				break
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
 		return err
 	}
-	*out = append(*out, apiimage.DeleteResponse{Deleted: img.ID.String()})
-	for _, l := range removed {
-		*out = append(*out, apiimage.DeleteResponse{Deleted: l.String()})
+	removed, w, err := s.removeImages(ids, false)
+	if len(removed) > 0 {
+		s.run(ctx, w)
 	}
-	if !prune || img.Parent == "" {
+	for _, r := range removed {
+		for _, t := range r.untagged {
+			*out = append(*out, apiimage.DeleteResponse{Untagged: t})
+		}
+		*out = append(*out, apiimage.DeleteResponse{Deleted: r.id.String()})
+		for _, l := range r.layers {
+			*out = append(*out, apiimage.DeleteResponse{Deleted: l.String()})
+		}
+	}
+	return err
+}
+
+// removedImage is one image removeImages took out.
+type removedImage struct {
+	id       digest.Digest
+	untagged []string        // its references, as removed
+	layers   []digest.Digest // chain IDs of the layers only it used
+	size     int64           // their size
+}
+
+// removeImages deletes, in one metadata transaction, ids[0] and then each
+// next ID while it is the untagged, unique parent of the one before; it
+// stops at the first that no longer is (a concurrent tag or build).
+// ids[0]'s references are removed with it, unless keepTagged and one is a
+// tag (then nothing is). ids[0] having a child is a conflict. The returned sweep,
+// already marked, deletes the layers and blobs they alone used.
+func (s *Store) removeImages(ids []digest.Digest, keepTagged bool) ([]removedImage, sweep, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []removedImage
+	var w sweep
+	for i, id := range ids {
+		e := s.ix.images[id]
+		if e == nil {
+			if i == 0 {
+				return nil, w, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("No such image: %s", id))
+			}
+			break
+		}
+		if i == 0 && s.ix.hasChildren(id) {
+			c := &deleteConflict{id: id, hard: true, message: "image has dependent child images"}
+			return nil, w, c.err()
+		}
+		if i > 0 && (s.ix.hasChildren(id) || len(e.refs) > 0) {
+			break
+		}
+		if i == 0 && keepTagged && slices.ContainsFunc(e.refs, func(r string) bool { return !strings.Contains(r, "@") }) {
+			break
+		}
+		r := removedImage{id: id, untagged: append([]string(nil), e.refs...)}
+		var blobs []digest.Digest
+		r.layers, blobs, r.size = s.ix.removeImage(id)
+		w.layers = append(w.layers, r.layers...)
+		w.blobs = append(append(w.blobs, id), blobs...)
+		out = append(out, r)
+		if i+1 < len(ids) && e.rec.Parent != ids[i+1] {
+			break
+		}
+	}
+	if len(out) == 0 {
+		return nil, w, nil
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, r := range out {
+			for _, k := range r.untagged {
+				if err := tx.Bucket(bucketTags).Delete([]byte(k)); err != nil {
+					return err
+				}
+			}
+			if err := tx.Bucket(bucketImages).Delete([]byte(r.id)); err != nil {
+				return err
+			}
+			for _, l := range r.layers {
+				if err := tx.Bucket(bucketLayers).Delete([]byte(l)); err != nil {
+					return err
+				}
+			}
+		}
 		return nil
+	})
+	if err != nil {
+		// The index went ahead of bbolt: read it again.
+		if ix, lerr := s.loadIndex(context.Background()); lerr == nil {
+			ix.dyingLayers, ix.dyingBlobs = s.ix.dyingLayers, s.ix.dyingBlobs
+			s.ix = ix
+		} else {
+			s.log.Error("reload image index", "err", lerr)
+		}
+		return nil, sweep{}, fmt.Errorf("delete image %s: %w", ids[0], err)
 	}
-	parent, err := s.Get(ctx, img.Parent.String())
-	if err != nil || len(references(parent)) > 0 {
-		return nil
-	}
-	return s.deleteHelper(ctx, parent, out, false, true, true, inUse)
+	s.mark(w)
+	return out, w, nil
 }
 
 func (s *Store) checkConflict(img *Image, mask int, inUse InUseFunc) *deleteConflict {
@@ -434,116 +549,110 @@ func shortCID(id string) string {
 }
 
 func (s *Store) hasChildren(id digest.Digest) bool {
-	found := false
-	_ = s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketImages).ForEach(func(k, v []byte) error {
-			var rec record
-			if json.Unmarshal(v, &rec) == nil && rec.Parent == id {
-				found = true
-			}
-			return nil
-		})
-	})
-	return found
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.ix.hasChildren(id)
 }
 
-// remove deletes the image record, its tags and config, and the layers no
-// other image shares; it returns the chain IDs of the layers removed.
-func (s *Store) remove(ctx context.Context, img *Image) ([]digest.Digest, error) {
+// addedLayer is a layer a multi-layer operation stored, and what of it
+// was new (the blob, the unpacked chain).
+type addedLayer struct {
+	diffID, chainID   digest.Digest
+	newBlob, newChain bool
+}
+
+// discardUnreferenced removes, after an operation failed half-way, the
+// new layers (unpacked chains and blobs) it stored that no image uses.
+func (s *Store) discardUnreferenced(ctx context.Context, added []addedLayer) {
+	var w sweep
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		tags := tx.Bucket(bucketTags)
-		c := tags.Cursor()
-		var del [][]byte
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if digest.Digest(v) == img.ID {
-				del = append(del, append([]byte{}, k...))
-			}
+	for i := len(added) - 1; i >= 0; i-- {
+		l := added[i]
+		if l.newChain && s.ix.layers[l.chainID] == nil && s.ix.dyingLayers[l.chainID] == nil {
+			w.layers = append(w.layers, l.chainID)
 		}
-		for _, k := range del {
-			if err := tags.Delete(k); err != nil {
-				return err
-			}
-		}
-		return tx.Bucket(bucketImages).Delete([]byte(img.ID))
-	})
-	if err != nil {
-		return nil, fmt.Errorf("delete image %s: %w", img.ID, err)
-	}
-	_ = os.Remove(s.blobs.path(img.ID))
-	// Layers still used by another image stay.
-	used := map[digest.Digest]bool{}
-	others, err := s.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, o := range others {
-		for _, c := range ChainIDs(o.Config.RootFS.DiffIDs) {
-			used[c] = true
-		}
-		for _, d := range o.Config.RootFS.DiffIDs {
-			used["blob:"+d] = true
+		if l.newBlob && s.ix.diffRefs[l.diffID] == 0 && s.ix.dyingBlobs[l.diffID] == nil {
+			w.blobs = append(w.blobs, l.diffID)
 		}
 	}
-	var removed []digest.Digest
-	chains := ChainIDs(img.Config.RootFS.DiffIDs)
-	for i := len(chains) - 1; i >= 0; i-- {
-		if used[chains[i]] {
-			break // its parents are used too
-		}
-		if err := s.snaps.RemoveLayer(ctx, chains[i]); err != nil {
-			s.log.Warn("remove layer", "chain", chains[i], "err", err)
-			continue
-		}
-		removed = append(removed, chains[i])
+	s.mark(w)
+	s.mu.Unlock()
+	if len(w.layers)+len(w.blobs) > 0 {
+		s.run(ctx, w)
 	}
-	for _, d := range img.Config.RootFS.DiffIDs {
-		if !used["blob:"+d] {
-			_ = os.Remove(s.blobs.path(d))
-		}
-	}
-	return removed, nil
 }
 
 // Prune removes dangling images (with all, every image) that no container
-// uses and labelFilter accepts.
+// uses and labelFilter accepts; parents left dangling by a pruned child go
+// too.
 func (s *Store) Prune(ctx context.Context, all bool, inUse func(digest.Digest) bool, labelFilter func(map[string]string) bool) (*apiimage.PruneReport, error) {
 	rep := &apiimage.PruneReport{ImagesDeleted: []apiimage.DeleteResponse{}}
 	if labelFilter == nil {
 		labelFilter = func(map[string]string) bool { return true }
 	}
-	// Repeat so that parents left dangling by a pruned child go too.
-	for pass := 0; pass < 64; pass++ {
-		imgs, err := s.List(ctx)
-		if err != nil {
-			return nil, err
+	// candidate reports an image that may go now, with its labels.
+	candidate := func(id digest.Digest) (map[string]string, bool) {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		e := s.ix.images[id]
+		if e == nil || s.ix.hasChildren(id) {
+			return nil, false
 		}
-		progress := false
-		for _, img := range imgs {
-			if inUse(img.ID) || (!all && len(img.RepoTags) > 0) || !labelFilter(img.Config.Config.Labels) || s.hasChildren(img.ID) {
-				continue
+		if !all {
+			for _, r := range e.refs {
+				if !strings.Contains(r, "@") {
+					return nil, false
+				}
 			}
-			for _, t := range append(img.RepoTags, img.RepoDigests...) {
+		}
+		return e.rec.Labels, true
+	}
+	s.mu.RLock()
+	var queue []digest.Digest
+	for id := range s.ix.images {
+		if !s.ix.hasChildren(id) {
+			queue = append(queue, id)
+		}
+	}
+	s.mu.RUnlock()
+	var w sweep
+	defer func() { s.run(ctx, w) }()
+	for len(queue) > 0 {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		id := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		labels, ok := candidate(id)
+		if !ok || inUse(id) || !labelFilter(labels) {
+			continue
+		}
+		var parent digest.Digest
+		s.mu.RLock()
+		if e := s.ix.images[id]; e != nil {
+			parent = e.rec.Parent
+		}
+		s.mu.RUnlock()
+		removed, sw, err := s.removeImages([]digest.Digest{id}, !all)
+		w.add(sw)
+		if err != nil {
+			if errdefs.IsConflict(err) || errdefs.IsNotFound(err) {
+				continue // a child or a tag came meanwhile
+			}
+			return rep, err
+		}
+		for _, r := range removed {
+			for _, t := range r.untagged {
 				rep.ImagesDeleted = append(rep.ImagesDeleted, apiimage.DeleteResponse{Untagged: t})
 			}
-			sizes := map[digest.Digest]int64{}
-			for _, c := range ChainIDs(img.Config.RootFS.DiffIDs) {
-				sizes[c] = s.snaps.LayerSize(c)
-			}
-			removed, err := s.remove(ctx, img)
-			if err != nil {
-				return rep, err
-			}
-			rep.ImagesDeleted = append(rep.ImagesDeleted, apiimage.DeleteResponse{Deleted: img.ID.String()})
-			for _, l := range removed {
+			rep.ImagesDeleted = append(rep.ImagesDeleted, apiimage.DeleteResponse{Deleted: r.id.String()})
+			for _, l := range r.layers {
 				rep.ImagesDeleted = append(rep.ImagesDeleted, apiimage.DeleteResponse{Deleted: l.String()})
-				rep.SpaceReclaimed += uint64(sizes[l])
 			}
-			progress = true
+			rep.SpaceReclaimed += uint64(r.size)
 		}
-		if !progress {
-			break
+		if len(removed) > 0 && parent != "" {
+			queue = append(queue, parent)
 		}
 	}
 	return rep, nil

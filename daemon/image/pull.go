@@ -70,12 +70,25 @@ func (s *Store) SetRepoDigest(ctx context.Context, id digest.Digest, ref string)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.db.Update(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketImages).Get([]byte(id)) == nil {
-			return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("No such image: %s", id))
+	if s.ix.images[id] == nil {
+		return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("No such image: %s", id))
+	}
+	key := familiar(named)
+	var old digest.Digest
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketTags).Get([]byte(key)); v != nil && digest.Digest(v) != id {
+			old = digest.Digest(v)
 		}
-		return tx.Bucket(bucketTags).Put([]byte(familiar(named)), []byte(id))
+		return tx.Bucket(bucketTags).Put([]byte(key), []byte(id))
 	})
+	if err != nil {
+		return fmt.Errorf("set digest reference %s: %w", key, err)
+	}
+	if old != "" {
+		s.ix.dropRef(key, old)
+	}
+	s.ix.setRef(key, id)
+	return nil
 }
 
 // RawConfig returns an image's config exactly as stored (what a push

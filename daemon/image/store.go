@@ -1,13 +1,17 @@
 // Package image owns images: the content-addressed blob store (configs and
-// uncompressed layer tars by digest), the image and tag metadata in bbolt,
+// uncompressed layer tars by digest), the image, tag and layer-tree
+// metadata in bbolt with its in-memory index (children, references and
+// layer use, so that deleting or listing costs no scan of every record),
 // and the image operations built on them — import, tag, delete, prune,
 // history, commit, save and load. Layers are unpacked through
-// daemon/snapshot, keyed by chain ID.
+// daemon/snapshot, keyed by chain ID. A delete decides under the store
+// lock and removes layers and blobs after releasing it.
 package image
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,6 +41,15 @@ type record struct {
 	Parent  digest.Digest `json:"parent,omitempty"`
 	Added   time.Time     `json:"added"`
 	LastTag time.Time     `json:"lastTag,omitzero"`
+	// A copy of the config fields List shows, so that listing and opening
+	// the store read no config; Summarized is false in records written
+	// before it was kept (they are filled when the store opens).
+	Summarized bool              `json:"summarized,omitempty"`
+	Created    *time.Time        `json:"created,omitempty"`
+	ChainID    digest.Digest     `json:"chainID,omitempty"`
+	Arch       string            `json:"arch,omitempty"`
+	OS         string            `json:"os,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty"`
 }
 
 // Image is one image: its config and where it is referenced.
@@ -60,7 +73,12 @@ type Store struct {
 	snaps *snapshot.Snapshotter
 	log   *slog.Logger
 	blobs *blobStore
-	mu    sync.Mutex // serialises tag and delete operations
+	// mu guards ix and serialises the bbolt writes that change it. It is
+	// never held across layer or blob deletion (see sweep) or config reads.
+	mu sync.RWMutex
+	ix *index
+	// beforeSweep, when set (by tests), runs before a sweep deletes.
+	beforeSweep func()
 }
 
 // New opens the image store: blobs under root/blobs, metadata in db.
@@ -70,7 +88,7 @@ func New(root string, db *bolt.DB, snaps *snapshot.Snapshotter, logger *slog.Log
 		return nil, err
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketImages, bucketTags} {
+		for _, b := range [][]byte{bucketImages, bucketTags, bucketLayers} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -79,7 +97,11 @@ func New(root string, db *bolt.DB, snaps *snapshot.Snapshotter, logger *slog.Log
 	}); err != nil {
 		return nil, fmt.Errorf("init image metadata: %w", err)
 	}
-	return &Store{root: root, db: db, snaps: snaps, log: logger, blobs: bs}, nil
+	s := &Store{root: root, db: db, snaps: snaps, log: logger, blobs: bs}
+	if s.ix, err = s.loadIndex(context.Background()); err != nil {
+		return nil, fmt.Errorf("load image metadata: %w", err)
+	}
+	return s, nil
 }
 
 // ChainIDs computes the chain IDs of a list of diff IDs.
@@ -95,47 +117,34 @@ func ChainIDs(diffIDs []digest.Digest) []digest.Digest {
 	return out
 }
 
-// load reads one image by ID inside tx.
-func (s *Store) load(tx *bolt.Tx, id digest.Digest) (*Image, error) {
-	raw := tx.Bucket(bucketImages).Get([]byte(id))
-	if raw == nil {
+// load reads one image by ID: its index entry (under s.mu) and then its
+// config (without the lock).
+func (s *Store) load(id digest.Digest) (*Image, error) {
+	s.mu.RLock()
+	e := s.ix.images[id]
+	var img *Image
+	if e != nil {
+		img = s.ix.image(e)
+	}
+	s.mu.RUnlock()
+	if img == nil {
 		return nil, errdefs.ErrNotFound
 	}
-	var rec record
-	if err := json.Unmarshal(raw, &rec); err != nil {
-		return nil, fmt.Errorf("image %s metadata: %w", id, err)
-	}
 	cfgBytes, err := s.blobs.read(id)
+	if errors.Is(err, os.ErrNotExist) {
+		s.mu.RLock()
+		gone := s.ix.images[id] == nil || s.ix.dyingBlobs[id] != nil
+		s.mu.RUnlock()
+		if gone {
+			return nil, errdefs.ErrNotFound // deleted meanwhile
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("image %s config: %w", id, err)
 	}
-	img := &Image{ID: id, Parent: rec.Parent, LastTagTime: rec.LastTag}
 	if err := json.Unmarshal(cfgBytes, &img.Config); err != nil {
 		return nil, fmt.Errorf("image %s config: %w", id, err)
 	}
-	if img.Config.Created != nil {
-		img.Created = *img.Config.Created
-	} else {
-		img.Created = rec.Added
-	}
-	if ids := ChainIDs(img.Config.RootFS.DiffIDs); len(ids) > 0 {
-		img.ChainID = ids[len(ids)-1]
-		for _, c := range ids {
-			img.Size += s.snaps.LayerSize(c)
-		}
-	}
-	c := tx.Bucket(bucketTags).Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if digest.Digest(v) != id {
-			continue
-		}
-		if strings.Contains(string(k), "@") {
-			img.RepoDigests = append(img.RepoDigests, string(k))
-		} else {
-			img.RepoTags = append(img.RepoTags, string(k))
-		}
-	}
-	sort.Strings(img.RepoTags)
 	return img, nil
 }
 
@@ -169,15 +178,16 @@ func invalidRef(ref string, err error) error {
 // ID ("sha256:" optional).
 func (s *Store) Get(ctx context.Context, refStr string) (*Image, error) {
 	notFound := errdefs.ErrNotFound.WithMessage(fmt.Sprintf("No such image: %s", refStr))
-	var img *Image
+	var id digest.Digest
 	err := s.db.View(func(tx *bolt.Tx) error {
-		id, err := s.resolve(tx, refStr)
-		if err != nil {
-			return err
-		}
-		img, err = s.load(tx, id)
+		var err error
+		id, err = s.resolve(tx, refStr)
 		return err
 	})
+	var img *Image
+	if err == nil {
+		img, err = s.load(id)
+	}
 	if errdefs.IsNotFound(err) {
 		return nil, notFound
 	}
@@ -220,21 +230,17 @@ func (s *Store) resolve(tx *bolt.Tx, refStr string) (digest.Digest, error) {
 	return match, nil
 }
 
-// List returns every image.
+// List returns every image, from the index: an image's Config carries
+// only its creation time, platform and labels (Get has the whole config).
 func (s *Store) List(ctx context.Context) ([]*Image, error) {
-	var out []*Image
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketImages).ForEach(func(k, _ []byte) error {
-			img, err := s.load(tx, digest.Digest(k))
-			if err != nil {
-				s.log.Warn("skip unreadable image", "id", string(k), "err", err)
-				return nil
-			}
-			out = append(out, img)
-			return nil
-		})
-	})
-	return out, err
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*Image, 0, len(s.ix.images))
+	for _, e := range s.ix.images {
+		out = append(out, s.ix.image(e))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, ctx.Err()
 }
 
 // create stores a config blob and registers the image; ref, if given, is
@@ -248,15 +254,20 @@ func (s *Store) create(ctx context.Context, cfg *dockerspec.DockerOCIImage, pare
 	if err != nil {
 		return nil, fmt.Errorf("store image config: %w", err)
 	}
-	return s.registerRef(ctx, id, parent, ref)
+	return s.registerRef(ctx, id, b, parent, ref)
 }
 
 // register records an image whose config blob is stored.
 func (s *Store) register(ctx context.Context, id digest.Digest, parent digest.Digest) (*Image, error) {
-	return s.registerRef(ctx, id, parent, "")
+	return s.registerRef(ctx, id, nil, parent, "")
 }
 
-func (s *Store) registerRef(ctx context.Context, id digest.Digest, parent digest.Digest, ref string) (*Image, error) {
+// registerRef records the image id whose config (raw, read from its blob
+// when nil) is stored, with its layers in the layer tree, and tags ref to
+// it. A layer or blob whose deletion is under way is waited for: then the
+// config blob is written again, and a layer or layer blob that is gone
+// is an error rather than an image that cannot run.
+func (s *Store) registerRef(ctx context.Context, id digest.Digest, raw []byte, parent digest.Digest, ref string) (*Image, error) {
 	var err error
 	var named reference.Named
 	if ref != "" {
@@ -264,42 +275,130 @@ func (s *Store) registerRef(ctx context.Context, id digest.Digest, parent digest
 			return nil, invalidRef(ref, err)
 		}
 	}
+	if raw == nil {
+		if raw, err = s.blobs.read(id); err != nil {
+			return nil, fmt.Errorf("register image %s: %w", id, err)
+		}
+	}
+	var cfg configSummary
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, fmt.Errorf("register image %s: %w", id, err)
+	}
+	rec := record{Parent: parent, Added: time.Now().UTC()}
+	rec.summarize(&cfg)
+	chains, lrecs := layerRecords(cfg.RootFS.DiffIDs)
+	for {
+		wait, err := s.registerLocked(id, rec, chains, lrecs, named)
+		if err != nil {
+			return nil, err
+		}
+		if wait == nil {
+			break
+		}
+		if err := waitDying(ctx, wait); err != nil {
+			return nil, err
+		}
+		if !s.blobs.has(id) {
+			if _, err := s.blobs.put(raw); err != nil {
+				return nil, fmt.Errorf("store image config: %w", err)
+			}
+		}
+	}
+	return s.Get(ctx, id.String())
+}
+
+// registerLocked is one attempt of registerRef under the lock; it returns
+// the channel to wait on when something it needs is being deleted.
+func (s *Store) registerLocked(id digest.Digest, rec record, chains []digest.Digest, lrecs []layerRecord, named reference.Named) (<-chan struct{}, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketImages).Get([]byte(id)) == nil {
-			rec, _ := json.Marshal(record{Parent: parent, Added: time.Now().UTC()})
-			if err := tx.Bucket(bucketImages).Put([]byte(id), rec); err != nil {
+	if ch := s.ix.dyingBlobs[id]; ch != nil {
+		return ch, nil
+	}
+	// The layers not in the tree yet (top first, down to a known one).
+	var fresh []int
+	for i, c := range chains {
+		if s.ix.layers[c] != nil {
+			break
+		}
+		if ch := s.ix.dyingLayers[c]; ch != nil {
+			return ch, nil
+		}
+		if ch := s.ix.dyingBlobs[lrecs[i].DiffID]; ch != nil {
+			return ch, nil
+		}
+		if !s.snaps.HasLayer(c) || !s.blobs.has(lrecs[i].DiffID) {
+			return nil, fmt.Errorf("register image %s: layer %s is missing (deleted meanwhile?)", id, c)
+		}
+		fresh = append(fresh, i)
+	}
+	e := s.ix.images[id]
+	var old digest.Digest
+	now := time.Now().UTC()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if e == nil {
+			if err := putJSON(tx.Bucket(bucketImages), id, rec); err != nil {
 				return err
+			}
+			for _, i := range fresh {
+				lrecs[i].Size = s.snaps.LayerSize(chains[i])
+				if err := putJSON(tx.Bucket(bucketLayers), chains[i], lrecs[i]); err != nil {
+					return err
+				}
 			}
 		}
 		if named != nil {
-			return s.putTag(tx, id, familiar(named))
+			var err error
+			old, err = s.putTag(tx, id, familiar(named), now)
+			return err
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("register image: %w", err)
 	}
-	return s.Get(ctx, id.String())
+	if e == nil {
+		for j := len(fresh) - 1; j >= 0; j-- {
+			i := fresh[j]
+			s.ix.addLayer(chains[i], lrecs[i])
+		}
+		s.ix.addImage(&entry{id: id, rec: rec})
+	}
+	if named != nil {
+		s.ix.tagged(familiar(named), id, old, now)
+	}
+	return nil, nil
 }
 
-// putTag points key at id and records the tag time on the image.
-func (s *Store) putTag(tx *bolt.Tx, id digest.Digest, key string) error {
+// putTag points key at id and records the tag time on the image; it
+// returns the image key pointed at before ("" if none or the same). The
+// caller updates the index (tagged) once tx is committed.
+func (s *Store) putTag(tx *bolt.Tx, id digest.Digest, key string, now time.Time) (digest.Digest, error) {
+	var old digest.Digest
+	if v := tx.Bucket(bucketTags).Get([]byte(key)); v != nil && digest.Digest(v) != id {
+		old = digest.Digest(v)
+	}
 	if err := tx.Bucket(bucketTags).Put([]byte(key), []byte(id)); err != nil {
-		return err
+		return "", err
 	}
 	raw := tx.Bucket(bucketImages).Get([]byte(id))
 	var rec record
 	if err := json.Unmarshal(raw, &rec); err != nil {
-		return fmt.Errorf("image %s metadata: %w", id, err)
+		return "", fmt.Errorf("image %s metadata: %w", id, err)
 	}
-	rec.LastTag = time.Now().UTC()
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return err
+	rec.LastTag = now
+	return old, putJSON(tx.Bucket(bucketImages), id, rec)
+}
+
+// tagged is putTag's change to the index.
+func (ix *index) tagged(key string, id, old digest.Digest, now time.Time) {
+	if old != "" {
+		ix.dropRef(key, old)
 	}
-	return tx.Bucket(bucketImages).Put([]byte(id), b)
+	ix.setRef(key, id)
+	if e := ix.images[id]; e != nil {
+		e.rec.LastTag = now
+	}
 }
 
 // Tag points ref at the image id (moving it from another image, if any).
@@ -322,19 +421,23 @@ func (s *Store) tag(id digest.Digest, ref string) (digest.Digest, error) {
 		return "", errdefs.ErrInvalidArgument.WithMessage("'scratch' is a reserved name")
 	}
 	var old digest.Digest
+	key := familiar(named)
+	now := time.Now().UTC()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.ix.images[id] == nil {
+		return "", errdefs.ErrNotFound.WithMessage(fmt.Sprintf("No such image: %s", id))
+	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketImages).Get([]byte(id)) == nil {
-			return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("No such image: %s", id))
-		}
-		key := familiar(named)
-		if v := tx.Bucket(bucketTags).Get([]byte(key)); v != nil && digest.Digest(v) != id {
-			old = digest.Digest(v)
-		}
-		return s.putTag(tx, id, key)
+		var err error
+		old, err = s.putTag(tx, id, key, now)
+		return err
 	})
-	return old, err
+	if err != nil {
+		return "", fmt.Errorf("tag %s: %w", key, err)
+	}
+	s.ix.tagged(key, id, old, now)
+	return old, nil
 }
 
 // Untag removes a tag; it reports whether the tag existed.
@@ -343,15 +446,21 @@ func (s *Store) Untag(ctx context.Context, ref string) (bool, error) {
 	if err != nil {
 		return false, invalidRef(ref, err)
 	}
-	found := false
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	k := familiar(named)
+	var owner digest.Digest
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		k := []byte(familiar(named))
-		found = tx.Bucket(bucketTags).Get(k) != nil
-		return tx.Bucket(bucketTags).Delete(k)
+		owner = digest.Digest(tx.Bucket(bucketTags).Get([]byte(k)))
+		return tx.Bucket(bucketTags).Delete([]byte(k))
 	})
-	return found, err
+	if err != nil {
+		return false, fmt.Errorf("untag %s: %w", k, err)
+	}
+	if owner != "" {
+		s.ix.dropRef(k, owner)
+	}
+	return owner != "", nil
 }
 
 // isNameRef reports whether refStr names a tag or digest reference (as

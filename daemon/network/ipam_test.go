@@ -3,6 +3,8 @@ package network
 import (
 	"net/netip"
 	"testing"
+
+	"github.com/containerd/errdefs"
 )
 
 func TestPickSubnet(t *testing.T) {
@@ -87,5 +89,33 @@ func TestAllocatorIPRange(t *testing.T) {
 	// A static address outside the range but inside the subnet is allowed.
 	if err := a.reserve(netip.MustParseAddr("10.8.9.9"), "y"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestChooseSubnetRefusesLoopback(t *testing.T) {
+	tests := []struct {
+		subnet string
+		ok     bool
+	}{
+		{"127.1.0.0/16", false},
+		{"127.0.0.0/8", false},
+		{"126.0.0.0/7", false},
+		{"172.30.0.0/16", true},
+	}
+	for _, tt := range tests {
+		err := (&bridgeDriver{}).chooseSubnet(&Network{}, nil, netip.MustParsePrefix(tt.subnet), netip.Prefix{}, netip.Addr{})
+		if tt.ok != (err == nil) || (err != nil && !errdefs.IsInvalidArgument(err)) {
+			t.Errorf("chooseSubnet(%s) = %v", tt.subnet, err)
+		}
+	}
+}
+
+func TestCheckBridgeNameRefusesNonBridge(t *testing.T) {
+	// lo exists in every network namespace and is never a bridge.
+	if err := checkBridgeName("lo"); !errdefs.IsInvalidArgument(err) {
+		t.Fatalf("checkBridgeName(lo) = %v, want invalid argument", err)
+	}
+	if err := checkBridgeName("berth-nonexist0"); err != nil {
+		t.Fatalf("checkBridgeName(absent) = %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 
+	"github.com/containerd/errdefs"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -57,6 +58,28 @@ func removeNetNS(path string) error {
 	return nil
 }
 
+func notBridge(name string) error {
+	return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("interface %s exists and is not a bridge", name))
+}
+
+// checkBridgeName refuses a bridge name that an existing link other than a
+// bridge (lo, eth0, a veth) already has: creating the network would fail,
+// and cleaning up after it would delete that link.
+func checkBridgeName(name string) error {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return nil
+		}
+		return fmt.Errorf("look up bridge %s: %w", name, err)
+	}
+	if l.Type() != "bridge" {
+		return notBridge(name)
+	}
+	return nil
+}
+
 // ensureBridge creates (or adopts) the bridge name with gateway/bits as its
 // address and brings it up.
 func ensureBridge(name string, gw netip.Addr, bits, mtu int) error {
@@ -78,7 +101,7 @@ func ensureBridge(name string, gw netip.Addr, bits, mtu int) error {
 			return fmt.Errorf("look up bridge %s: %w", name, err)
 		}
 	} else if l.Type() != "bridge" {
-		return fmt.Errorf("interface %s exists and is not a bridge", name)
+		return notBridge(name)
 	}
 	// A bridge whose address was never set takes the lowest MAC of its
 	// ports, so it would change whenever a container comes or goes — and

@@ -27,6 +27,12 @@ import (
 type ruleState struct {
 	networks []ruleNetwork
 	ports    []PortMapping
+	mesh     []ServicePort // the swarm's ingress ports (mesh.go)
+	lb       []lbSNAT      // mesh connections leave the ingress bridge from the node's LB address (vxlan.go)
+	// encryptVNIs are the VXLAN identifiers whose packets to port
+	// encryptPort go out in IPsec (ipsec.go).
+	encryptPort int
+	encryptVNIs []int
 }
 
 type ruleNetwork struct {
@@ -145,6 +151,13 @@ func buildRules(st ruleState) []chainRules {
 		}
 		ports.rules = append(ports.rules, dnatRule(pm))
 	}
+	for _, l := range st.lb {
+		a := l.addr.As4()
+		r := append(matchOIF(l.bridge, expr.CmpOpEq), matchCtDNAT()...)
+		post.rules = append(post.rules, append(r,
+			&expr.Immediate{Register: 1, Data: a[:]},
+			&expr.NAT{Type: expr.NATTypeSourceNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1}))
+	}
 	for _, n := range st.networks {
 		if !n.internal {
 			// Egress: traffic from the subnet leaving by another interface.
@@ -182,7 +195,11 @@ func buildRules(st ruleState) []chainRules {
 			fwd.rules = append(fwd.rules, append(append(matchIIF(n.bridge, expr.CmpOpEq), matchOIF(o.bridge, expr.CmpOpEq)...), verdict(expr.VerdictDrop)))
 		}
 	}
-	return []chainRules{pre, out, ports, post, fwd}
+	chains := []chainRules{pre, out, ports, post, fwd}
+	if enc := encryptRules(st.encryptPort, st.encryptVNIs); enc != nil {
+		chains = append(chains, *enc)
+	}
+	return chains
 }
 
 // applyRules replaces the table with the ruleset of st in one transaction.
@@ -212,6 +229,19 @@ func applyRules(conn *nftables.Conn, table string, st ruleState) error {
 			for _, r := range c.rules {
 				conn.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: r})
 			}
+		}
+		ports := &nftables.Chain{Name: "ports", Table: t}
+		for _, mr := range buildMeshRules(st.mesh) {
+			mr.set.Table = t
+			if err := conn.AddSet(mr.set, mr.elems); err != nil {
+				return fmt.Errorf("nftables map of service port backends: %w", err)
+			}
+			for _, e := range mr.exprs {
+				if l, ok := e.(*expr.Lookup); ok {
+					l.SetName, l.SetID = mr.set.Name, mr.set.ID
+				}
+			}
+			conn.AddRule(&nftables.Rule{Table: t, Chain: ports, Exprs: mr.exprs})
 		}
 	}
 	if err := conn.Flush(); err != nil {

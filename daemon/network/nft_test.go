@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netns"
 )
 
@@ -133,5 +134,35 @@ func TestApplyRulesIsIdempotent(t *testing.T) {
 			names = append(names, tb.Name)
 		}
 		t.Fatalf("tables after removing berth-test: %v", names)
+	}
+}
+
+// With a multi-host data plane, mesh connections leaving the ingress
+// bridge are SNATed to the node's LB address, before any masquerade.
+func TestBuildRulesIngressLB(t *testing.T) {
+	st := ruleState{
+		networks: []ruleNetwork{{bridge: "ov-ingress", subnet: netip.MustParsePrefix("10.0.0.0/24")}},
+		lb:       []lbSNAT{{bridge: "ov-ingress", addr: netip.MustParseAddr("10.0.0.3")}},
+	}
+	var post chainRules
+	for _, c := range buildRules(st) {
+		if c.name == "postrouting" {
+			post = c
+		}
+	}
+	if len(post.rules) == 0 {
+		t.Fatal("no postrouting rules")
+	}
+	first := post.rules[0]
+	nat, ok := first[len(first)-1].(*expr.NAT)
+	if !ok || nat.Type != expr.NATTypeSourceNAT {
+		t.Fatalf("first postrouting rule is not the LB SNAT: %#v", first)
+	}
+	imm, ok := first[len(first)-2].(*expr.Immediate)
+	if !ok || netip.AddrFrom4([4]byte(imm.Data)) != netip.MustParseAddr("10.0.0.3") {
+		t.Errorf("SNAT to %#v", first[len(first)-2])
+	}
+	if got := len(buildRules(ruleState{networks: st.networks})[3].rules); got != len(post.rules)-1 {
+		t.Errorf("without an LB the chain has %d rules, with %d", got, len(post.rules))
 	}
 }

@@ -8,7 +8,25 @@ import (
 	"net/netip"
 	"strconv"
 	"syscall"
+
+	"github.com/containerd/errdefs"
 )
+
+// Published ports, from `berth run -p 4000:80` to the packet:
+//
+//  1. api.go, PortRequests: the Engine API's HostConfig.PortBindings (and
+//     -P's ExposedPorts) become PortRequests.
+//  2. sandbox.go, Setup → publishLocked (here): each request is bound on
+//     the host (reservePort: the port is held, and "port is already
+//     allocated" comes from here) and becomes a PortMapping to the
+//     container's first endpoint; on a host with IPv6, TCP on all
+//     addresses is also relayed from [::] (proxy6.go).
+//  3. manager.go, applyLocked: the mappings of every sandbox go into the
+//     ruleState, and nft.go's dnatRule makes each one a DNAT rule in
+//     chain ports, written in one transaction.
+//  4. api.go, applySandbox: the mappings are written back into the
+//     container's NetworkSettings.Ports, which `docker port` and `ps` show
+//     (PortSummaries).
 
 // PortRequest is one published port as asked for: -p [ip:]host[-end]:ctr[/proto].
 // HostPortStart 0 means any free port (from the kernel's ephemeral range).
@@ -96,4 +114,74 @@ func (cs closers) Close() error {
 		}
 	}
 	return nil
+}
+
+// publishLocked binds the host ports of req for sb and records the
+// mappings to its first endpoint. On error nothing stays bound.
+func (m *Manager) publishLocked(sb *Sandbox, req []PortRequest) error {
+	if len(req) == 0 {
+		return nil
+	}
+	if len(sb.Endpoints) == 0 {
+		return errdefs.ErrInvalidArgument.WithMessage("published ports need a bridge network")
+	}
+	ep := sb.Endpoints[0]
+	var cs closers
+	for _, pr := range req {
+		port, c, err := reservePort(pr.Proto, pr.HostIP, pr.HostPortStart, pr.HostPortEnd)
+		if err != nil {
+			cs.Close()
+			sb.Ports = nil
+			return errdefs.ErrUnavailable.WithMessage(fmt.Sprintf("driver failed programming external connectivity on endpoint %s (%s): %v", sb.Name, ep.ID, err))
+		}
+		cs = append(cs, c)
+		hip := pr.HostIP
+		if !hip.IsValid() {
+			hip = netip.IPv4Unspecified()
+		}
+		pm := PortMapping{Proto: pr.Proto, HostIP: hip, HostPort: port, ContainerPort: pr.ContainerPort, ContainerIP: ep.IP}
+		sb.Ports = append(sb.Ports, pm)
+		if hip.IsUnspecified() && pr.Proto == "tcp" && m.ipv6 {
+			// The same port on the host's IPv6 addresses, as Docker
+			// shows it: [::]:4000->80/tcp.
+			p6, err := startProxy6(port, netip.AddrPortFrom(ep.IP, pr.ContainerPort))
+			if err != nil {
+				m.log.Warn("publish on IPv6", "port", port, "err", err)
+			} else {
+				cs = append(cs, p6)
+				pm.HostIP = netip.IPv6Unspecified()
+				sb.Ports = append(sb.Ports, pm)
+			}
+		}
+	}
+	m.reserved[sb.ContainerID] = cs
+	return nil
+}
+
+// unpublishLocked releases the host ports held for a container.
+func (m *Manager) unpublishLocked(containerID string) {
+	if c := m.reserved[containerID]; c != nil {
+		c.Close()
+		delete(m.reserved, containerID)
+	}
+}
+
+// reservePorts re-binds the host ports of a restored sandbox.
+func (m *Manager) reservePorts(sb *Sandbox) {
+	var cs closers
+	for _, pm := range sb.Ports {
+		var c io.Closer
+		var err error
+		if pm.HostIP.Is6() {
+			c, err = startProxy6(pm.HostPort, netip.AddrPortFrom(pm.ContainerIP, pm.ContainerPort))
+		} else {
+			_, c, err = reservePort(pm.Proto, pm.HostIP, pm.HostPort, pm.HostPort)
+		}
+		if err != nil {
+			m.log.Warn("re-reserve published port", "container", sb.ContainerID, "port", pm.HostPort, "err", err)
+			continue
+		}
+		cs = append(cs, c)
+	}
+	m.reserved[sb.ContainerID] = cs
 }

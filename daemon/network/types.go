@@ -32,6 +32,10 @@ type Network struct {
 	Created    time.Time         `json:"created"`
 	// Default marks the predefined bridge network ("bridge").
 	Default bool `json:"default,omitempty"`
+	// Scope is "" (local) or ScopeSwarm.
+	Scope string `json:"scope,omitempty"`
+	// Ingress marks the swarm's routing-mesh network.
+	Ingress bool `json:"ingress,omitempty"`
 }
 
 // Predefined reports whether n is one of bridge, host and none.
@@ -81,6 +85,10 @@ type SetupRequest struct {
 
 // CreateRequest is `network create`.
 type CreateRequest struct {
+	// ID is given for a swarm network (the swarm's ID); empty: new.
+	ID         string
+	Scope      string // "" or ScopeSwarm
+	Ingress    bool
 	Name       string
 	Driver     string
 	Subnet     netip.Prefix

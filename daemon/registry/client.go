@@ -3,6 +3,8 @@
 // and pushes them back, and checks logins, on github.com/google/
 // go-containerregistry. Registry settings (insecure registries, mirrors,
 // CA certificates in certs.d directories) come from the daemon's config.
+// Layer downloads and compressed layers for a push are staged in
+// Config.TempDir (under the data root), which New empties.
 // The embedded registry server is the sub-package server.
 package registry
 
@@ -41,6 +43,11 @@ type Config struct {
 	// CertsDirs hold HOST[:PORT]/ca.crt (and client.cert/client.key) per
 	// registry: /etc/berth/certs.d and Docker's /etc/docker/certs.d.
 	CertsDirs []string
+	// TempDir holds the temporary files of pulls (downloaded layers) and
+	// pushes (compressed layers): <data-root>/tmp, not $TMPDIR, so they
+	// count against the data root and a killed daemon's leftovers are
+	// found. New empties it. "" means the system's temp dir.
+	TempDir string
 }
 
 // Client talks to registries.
@@ -49,13 +56,35 @@ type Client struct {
 	log *slog.Logger
 }
 
-// New returns a client with cfg.
-func New(cfg Config, log *slog.Logger) *Client {
+// New returns a client with cfg. It creates cfg.TempDir and removes what
+// an earlier daemon left in it (the downloads of a pull it was killed in).
+func New(cfg Config, log *slog.Logger) (*Client, error) {
 	if len(cfg.CertsDirs) == 0 {
 		cfg.CertsDirs = []string{"/etc/berth/certs.d", "/etc/docker/certs.d"}
 	}
-	return &Client{cfg: cfg, log: log}
+	if cfg.TempDir != "" {
+		if err := os.MkdirAll(cfg.TempDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create registry temp dir: %w", err)
+		}
+		entries, err := os.ReadDir(cfg.TempDir)
+		if err != nil {
+			return nil, fmt.Errorf("read registry temp dir: %w", err)
+		}
+		for _, e := range entries {
+			if err := os.RemoveAll(filepath.Join(cfg.TempDir, e.Name())); err != nil {
+				log.Warn("remove leftover temporary file", "path", filepath.Join(cfg.TempDir, e.Name()), "err", err)
+			}
+		}
+	}
+	return &Client{cfg: cfg, log: log}, nil
 }
+
+// PullTempPrefix and PushTempPrefix start the names of the temporary
+// files of pulls and pushes in Config.TempDir.
+const (
+	PullTempPrefix = "berth-pull-"
+	PushTempPrefix = "berth-push-"
+)
 
 // DecodeAuth reads an X-Registry-Auth header (base64url JSON, padded or
 // not); an empty header means anonymous.

@@ -36,7 +36,10 @@ func FuzzDecodeAuth(f *testing.F) {
 }
 
 func TestInsecureAndNames(t *testing.T) {
-	c := New(Config{Insecure: []string{"reg.example:5000", "10.1.0.0/16"}}, slog.New(slog.DiscardHandler))
+	c, err := New(Config{Insecure: []string{"reg.example:5000", "10.1.0.0/16"}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for host, want := range map[string]bool{
 		"localhost:5000": true, "127.0.0.1:5000": true, "[::1]:5000": true,
 		"reg.example:5000": true, "10.1.2.3:443": true, "10.2.0.1": false,

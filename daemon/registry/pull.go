@@ -308,7 +308,7 @@ func (c *Client) download(ctx context.Context, l v1.Layer, want v1.Hash, short s
 		return "", err
 	}
 	defer rc.Close()
-	f, err := os.CreateTemp("", "berth-pull-")
+	f, err := os.CreateTemp(c.cfg.TempDir, PullTempPrefix)
 	if err != nil {
 		return "", err
 	}

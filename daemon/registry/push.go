@@ -53,7 +53,7 @@ func (c *Client) Push(ctx context.Context, refStr string, ac registrytypes.AuthC
 		wg.Add(1)
 		go func(i int, d digest.Digest) {
 			defer wg.Done()
-			li.layers[i], errs[i] = compressLayer(st, d)
+			li.layers[i], errs[i] = compressLayer(st, d, c.cfg.TempDir)
 		}(i, d)
 	}
 	wg.Wait()
@@ -118,7 +118,8 @@ type localLayer struct {
 	path   string // the gzip blob
 }
 
-func compressLayer(st *image.Store, diffID digest.Digest) (*localLayer, error) {
+// compressLayer gzips a layer blob to a temporary file in tmpDir.
+func compressLayer(st *image.Store, diffID digest.Digest, tmpDir string) (*localLayer, error) {
 	src, err := st.LayerPath(diffID)
 	if err != nil {
 		return nil, err
@@ -128,7 +129,7 @@ func compressLayer(st *image.Store, diffID digest.Digest) (*localLayer, error) {
 		return nil, err
 	}
 	defer in.Close()
-	f, err := os.CreateTemp("", "berth-push-")
+	f, err := os.CreateTemp(tmpDir, PushTempPrefix)
 	if err != nil {
 		return nil, err
 	}

@@ -245,8 +245,9 @@ func (r *Runtime) Start(ctx context.Context, opts StartOptions) (_ *Task, retErr
 	}
 	var rd *os.File
 	var shimProc *os.Process
+	var shimDone <-chan struct{} // closed when the shim has exited
 	if sb := r.takeStandby(dir); sb != nil {
-		rd, shimProc = sb.ready, sb.cmd.Process
+		rd, shimProc, shimDone = sb.ready, sb.cmd.Process, sb.done
 	} else {
 		var wr *os.File
 		rd, wr, err = os.Pipe()
@@ -274,12 +275,14 @@ func (r *Runtime) Start(ctx context.Context, opts StartOptions) (_ *Task, retErr
 			return nil, fmt.Errorf("start shim: %w", err)
 		}
 		// The shim is reaped by us while we live; after that, by init.
-		go func() { _ = cmd.Wait() }()
-		shimProc = cmd.Process
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		shimProc, shimDone = cmd.Process, done
 	}
 	defer rd.Close()
 	var ready Response
 	if err := json.NewDecoder(bufio.NewReader(rd)).Decode(&ready); err != nil {
+		_ = shimProc.Kill()
 		logTail, _ := os.ReadFile(filepath.Join(dir, "shim.log"))
 		return nil, fmt.Errorf("shim did not start: %v: %s", err, strings.TrimSpace(lastLine(string(logTail))))
 	}
@@ -288,6 +291,14 @@ func (r *Runtime) Start(ctx context.Context, opts StartOptions) (_ *Task, retErr
 		return nil, errors.New(ready.Error)
 	}
 	t := &Task{r: r, id: opts.ID, pid: ready.Pid}
+	defer func() {
+		if retErr != nil {
+			// The shim created the container: it would serve it until a
+			// delete, which no one will send. Kill the container, let the
+			// shim reap it and delete its state, and make sure it is gone.
+			t.discard(context.WithoutCancel(ctx), shimProc, shimDone)
+		}
+	}()
 	if opts.Attach != nil {
 		attached := make(chan error, 1)
 		go func() {
@@ -297,7 +308,6 @@ func (r *Runtime) Start(ctx context.Context, opts StartOptions) (_ *Task, retErr
 			}
 		}()
 		if err := <-attached; err != nil {
-			_ = t.Signal(syscall.SIGKILL)
 			return nil, fmt.Errorf("attach: %w", err)
 		}
 	}
@@ -305,6 +315,33 @@ func (r *Runtime) Start(ctx context.Context, opts StartOptions) (_ *Task, retErr
 		return nil, err
 	}
 	return t, nil
+}
+
+// discardTimeout bounds how long discard waits for a shim to go.
+const discardTimeout = 10 * time.Second
+
+// discard ends a task that Start gives up on after its shim created the
+// container (ctx cancelled, an attach or the start request failed): it
+// kills the container, waits for the shim to reap it, and deletes it, so
+// the shim exits; a shim that does not is killed.
+func (t *Task) discard(ctx context.Context, shimProc *os.Process, shimDone <-chan struct{}) {
+	ctx, cancel := context.WithTimeout(ctx, discardTimeout)
+	defer cancel()
+	if err := t.Signal(syscall.SIGKILL); err != nil {
+		t.r.log.Debug("kill discarded container", "id", t.id, "err", err)
+	}
+	if _, err := t.Wait(ctx); err != nil {
+		t.r.log.Debug("wait for discarded container", "id", t.id, "err", err)
+	}
+	if err := t.Delete(ctx); err != nil {
+		t.r.log.Warn("delete discarded container", "id", t.id, "err", err)
+	}
+	select {
+	case <-shimDone:
+	case <-ctx.Done():
+		t.r.log.Warn("shim of discarded container did not exit, killing it", "id", t.id)
+		_ = shimProc.Kill()
+	}
 }
 
 func lastLine(s string) string {
@@ -425,6 +462,13 @@ func (t *Task) recordedExit() (ExitStatus, bool) {
 		return ExitStatus{}, false
 	}
 	return st, true
+}
+
+// Exited reports whether the shim has recorded the process's exit (it
+// ended, e.g. while the daemon was down, and awaits its delete).
+func (t *Task) Exited() bool {
+	_, ok := t.recordedExit()
+	return ok
 }
 
 // Wait blocks until the container's process exits.

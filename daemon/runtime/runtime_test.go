@@ -3,12 +3,14 @@ package runtime_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -608,5 +610,139 @@ func TestAttachBeforeStart(t *testing.T) {
 	}
 	if st := wait(t, task); st.Code != 2 {
 		t.Fatalf("code %d", st.Code)
+	}
+}
+
+// shimsUnder lists the live processes (shims) whose command line names
+// root; zombies, gone but not yet reaped, are not counted.
+func shimsUnder(root string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !strings.Contains(string(cmdline), root) {
+			continue
+		}
+		if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil {
+			if i := strings.LastIndexByte(string(st), ')'); i > 0 && strings.HasPrefix(string(st[i:]), ") Z") {
+				continue
+			}
+		}
+		out = append(out, pid)
+	}
+	return out
+}
+
+// requireNoShims fails unless every shim under the runtime's root exits
+// within a few seconds (the standby is stopped first).
+func (e *env) requireNoShims(t *testing.T, why string) {
+	t.Helper()
+	e.rt.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	p := shimsUnder(e.root)
+	for ; len(p) > 0 && time.Now().Before(deadline); p = shimsUnder(e.root) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(p) > 0 {
+		for _, pid := range p {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		t.Fatalf("%s: shim processes %v still running", why, p)
+	}
+}
+
+// TestStartFailureEndsShim: when Start gives up after the shim created the
+// container (here: its context is cancelled), the shim is not left behind
+// serving a container no one knows of.
+func TestStartFailureEndsShim(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		beforeStart bool // cancel ctx before Start, else when output arrives
+	}{
+		{name: "cancelled before start", beforeStart: true},
+		{name: "cancelled while running"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			id := newID()
+			spec := minimalSpec(e.rootfs, id, false, "sh", "-c", "echo started; sleep 60")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tc.beforeStart {
+				cancel()
+			}
+			out := &cancelOnWrite{cancel: cancel}
+			task, err := e.rt.Start(ctx, runtime.StartOptions{ID: id, Spec: spec, LogPath: filepath.Join(e.logs, id+"-json.log"),
+				Attach: &runtime.AttachStreams{Stdout: out, Stderr: io.Discard}})
+			if err == nil {
+				// The start reply beat the cancellation: an ordinary task.
+				cleanupTask(t, task, spec.Linux.CgroupsPath)
+			} else if tc.beforeStart && !errors.Is(err, context.Canceled) {
+				t.Fatalf("start: %v, want context canceled", err)
+			}
+			e.requireNoShims(t, "after a failed start")
+			if _, err := libcontainer.Load(filepath.Join(e.root, "lc"), id); err == nil {
+				t.Fatal("libcontainer state left behind")
+			}
+			for _, sub := range []string{"memory", "pids"} {
+				if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", sub, spec.Linux.CgroupsPath)); err == nil {
+					t.Errorf("cgroup %s/%s left behind", sub, spec.Linux.CgroupsPath)
+				}
+			}
+		})
+	}
+}
+
+type cancelOnWrite struct{ cancel func() }
+
+func (c *cancelOnWrite) Write(p []byte) (int, error) { c.cancel(); return len(p), nil }
+
+// TestShimExitsOnceForgotten: a shim whose container the runtime forgot
+// without a delete reaching it (a lost Delete, a removal after one was
+// refused) exits once its container has, and destroys what the runtime
+// could not while the process was alive.
+func TestShimExitsOnceForgotten(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		exited bool // wait for the exit before forgetting
+	}{
+		{name: "exited", args: []string{"true"}, exited: true},
+		{name: "running", args: []string{"sleep", "100"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			id := newID()
+			spec := minimalSpec(e.rootfs, id, false, tc.args...)
+			task := e.start(t, runtime.StartOptions{ID: id, Spec: spec}, false)
+			if tc.exited {
+				wait(t, task)
+			}
+			e.rt.Forget(id)
+			e.requireNoShims(t, "after Forget")
+			if _, err := libcontainer.Load(filepath.Join(e.root, "lc"), id); err == nil {
+				t.Fatal("libcontainer state left behind")
+			}
+			if err := syscall.Kill(task.Pid(), 0); err == nil {
+				t.Fatalf("container process %d still alive", task.Pid())
+			}
+		})
+	}
+}
+
+// TestShimWithSocketStays: a shim whose container exited while no one
+// asked keeps running for a (restarted) daemon to collect the status.
+func TestShimWithSocketStays(t *testing.T) {
+	e := newEnv(t)
+	task := e.start(t, runtime.StartOptions{}, false, "true")
+	wait(t, task)
+	e.rt.Close()
+	time.Sleep(time.Second)
+	if len(shimsUnder(e.root)) == 0 {
+		t.Fatal("the shim of an exited, undeleted container went away")
 	}
 }

@@ -14,6 +14,8 @@ package snapshot
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -152,8 +154,11 @@ func (s *Snapshotter) shortLink(chainID digest.Digest) (string, error) {
 	if cur, err := os.Readlink(link); err == nil && cur == target {
 		return link, nil
 	}
-	tmp := link + ".tmp" + fmt.Sprint(os.Getpid())
-	_ = os.Remove(tmp)
+	// A name of its own per call: two mounts of the same layer at once
+	// (parallel build stages, a service's replicas) must not share one.
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := link + ".tmp" + hex.EncodeToString(rnd[:])
 	if err := os.Symlink(target, tmp); err != nil {
 		return "", err
 	}

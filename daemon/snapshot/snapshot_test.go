@@ -153,3 +153,35 @@ func TestMountOneLayerScratchAndManyLayers(t *testing.T) {
 	}
 	mountAndRead("many", chain, "f000", "0")
 }
+
+// Two mounts of the same layer at once (parallel build stages, a
+// service's replicas) each make the layer's short link: neither may fail.
+func TestShortLinkConcurrent(t *testing.T) {
+	ctx := context.Background()
+	s, err := New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, baseID := layer(t, map[string]string{"a": "1"})
+	if _, err := s.ApplyLayer(ctx, "", baseID, bytes.NewReader(base)); err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 20; round++ {
+		_ = os.Remove(filepath.Join(s.root, "l", baseID.Encoded()[:12]))
+		errs := make(chan error, 8)
+		for i := 0; i < 8; i++ {
+			go func() {
+				_, err := s.shortLink(baseID)
+				errs <- err
+			}()
+		}
+		for i := 0; i < 8; i++ {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(s.root, "l", "*.tmp*")); len(left) > 0 {
+		t.Errorf("temporary links left: %v", left)
+	}
+}

@@ -13,16 +13,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/fsroot"
 )
 
 // Docker's whiteout names in layer tars.
@@ -50,6 +49,11 @@ type ApplyOptions struct {
 	// LiteralWhiteouts extracts .wh. entries as ordinary files (for
 	// archives that are not layers: `docker cp`, `docker load`).
 	LiteralWhiteouts bool
+	// KeepEscapingSymlinks extracts symlinks whose relative target climbs
+	// above the root as they are (a build context, where Docker sends them
+	// untouched and only their use is checked). Extraction itself stays
+	// inside the root either way: names are resolved in it by the kernel.
+	KeepEscapingSymlinks bool
 }
 
 // Decompress sniffs gzip and zstd; other input is returned as is. The
@@ -109,36 +113,53 @@ func validBase(s string) bool {
 
 // extractor holds the state of one Apply.
 type extractor struct {
-	dst  string
+	root *fsroot.Dir
 	o    ApplyOptions
 	size int64
-	// created holds the entries this archive made, so an opaque marker
-	// (flattening mode) keeps them.
+	// created holds the entries (relative names) this archive made, so an
+	// opaque marker (flattening mode) keeps them.
 	created map[string]bool
 	dirs    []dirTime
+	// last is the parent directory of the previous entry: tars list a
+	// directory's entries together, so most entries reuse it.
+	lastRel string
+	last    *fsroot.Dir
 }
 
 type dirTime struct {
-	path string
-	t    time.Time
+	rel string
+	t   time.Time
 }
 
 // Apply extracts a (possibly gzip- or zstd-compressed) tar into dst and
 // returns the number of bytes of file content written. Hostile entries
 // (absolute names, names or links climbing out of dst, writes through a
 // symlink leading out, devices unless allowed) are refused, and nothing is
-// ever written outside dst: every parent path is resolved inside dst.
+// ever written outside dst: every path is resolved by the kernel inside
+// dst (see internal/fsroot), so even a process that changes dst while it
+// is extracted cannot lead a write out of it.
 func Apply(ctx context.Context, dst string, r io.Reader, o ApplyOptions) (int64, error) {
+	root, err := fsroot.Open(dst)
+	if err != nil {
+		return 0, err
+	}
+	defer root.Close()
+	return ApplyDir(ctx, root, r, o)
+}
+
+// ApplyDir is Apply into an open directory, which acts as the root.
+func ApplyDir(ctx context.Context, root *fsroot.Dir, r io.Reader, o ApplyOptions) (int64, error) {
 	dr, err := Decompress(r)
 	if err != nil {
 		return 0, fmt.Errorf("read layer: %w", err)
 	}
 	defer dr.Close()
-	dst, err = filepath.Abs(dst)
-	if err != nil {
-		return 0, err
-	}
-	x := &extractor{dst: dst, o: o, created: map[string]bool{}}
+	x := &extractor{root: root, o: o, created: map[string]bool{}}
+	defer func() {
+		if x.last != nil {
+			x.last.Close()
+		}
+	}()
 	tr := tar.NewReader(dr)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -155,26 +176,96 @@ func Apply(ctx context.Context, dst string, r io.Reader, o ApplyOptions) (int64,
 			return x.size, err
 		}
 	}
-	for i := len(x.dirs) - 1; i >= 0; i-- {
-		setTimes(x.dirs[i].path, x.dirs[i].t, x.dirs[i].t)
+	if err := x.setDirTimes(ctx); err != nil {
+		return x.size, err
 	}
 	return x.size, nil
 }
 
+// setDirTimes gives the archive's directories their times, last (their
+// entries changed them), deepest first, in one walk over handles.
+func (x *extractor) setDirTimes(ctx context.Context) error {
+	if len(x.dirs) == 0 {
+		return nil
+	}
+	times := make(map[string]time.Time, len(x.dirs))
+	children := map[string][]string{}
+	linked := map[string]bool{}
+	for _, d := range x.dirs {
+		if _, seen := times[d.rel]; seen {
+			times[d.rel] = d.t
+			continue
+		}
+		times[d.rel] = d.t
+		// Link d into the tree of directories to visit, up to the first
+		// ancestor already in it.
+		for rel := d.rel; rel != "." && !linked[rel]; rel = path.Dir(rel) {
+			linked[rel] = true
+			parent := path.Dir(rel)
+			children[parent] = append(children[parent], path.Base(rel))
+		}
+	}
+	var walk func(dir *fsroot.Dir, rel string) error
+	walk = func(dir *fsroot.Dir, rel string) error {
+		for _, name := range children[rel] {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			crel := path.Join(rel, name)
+			if _, ok := children[crel]; ok {
+				if child, err := dir.Child(name); err == nil {
+					err = walk(child, crel)
+					child.Close()
+					if err != nil {
+						return err
+					}
+				}
+			}
+			if t, ok := times[crel]; ok {
+				_ = dir.Utimes(name, timespec(t), timespec(t))
+			}
+		}
+		return nil
+	}
+	return walk(x.root, ".")
+}
+
 // parentDir resolves the directory part of a cleaned relative name inside
-// dst (following symlinks only within dst) and creates it.
-func (x *extractor) parentDir(rel string) (string, error) {
-	parent, err := securejoin.SecureJoin(x.dst, rel)
-	if err != nil {
-		return "", err
+// the root (following symlinks only within it) and creates it. The handle
+// stays owned by the extractor.
+func (x *extractor) parentDir(rel string) (*fsroot.Dir, error) {
+	if x.last != nil && rel == x.lastRel {
+		return x.last, nil
 	}
-	if parent != x.dst && !strings.HasPrefix(parent, x.dst+string(filepath.Separator)) {
-		return "", errors.New("escapes the root")
+	var d *fsroot.Dir
+	if x.last != nil {
+		// A directory just below the last parent (the next level of a
+		// tree): one step from its handle, so deep trees cost O(depth)
+		// and not O(depth²). A symlink there takes the full lookup.
+		if sub, ok := strings.CutPrefix(rel, x.lastRel); ok && strings.Count(sub, "/") == 1 && strings.HasSuffix(sub, "/") {
+			d, _ = x.last.Child(strings.TrimSuffix(sub, "/"))
+		}
 	}
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return "", err
+	if d == nil {
+		var err error
+		if d, err = x.root.MkdirAll(rel, 0o755); err != nil {
+			return nil, err
+		}
 	}
-	return parent, nil
+	if x.last != nil {
+		x.last.Close()
+	}
+	x.last, x.lastRel = d, rel
+	return d, nil
+}
+
+// forgetParent drops the cached parent handle, after an entry replaced
+// or removed directories that later names may resolve through.
+func (x *extractor) forgetParent() {
+	if x.last != nil {
+		x.last.Close()
+		x.last, x.lastRel = nil, ""
+	}
 }
 
 func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
@@ -204,53 +295,49 @@ func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 	}
-	target := filepath.Join(parent, base)
 
 	if !x.o.LiteralWhiteouts && strings.HasPrefix(base, whiteoutPrefix) {
 		return x.whiteout(hdr, parent, parentRel, base)
 	}
 
-	fi, lerr := os.Lstat(target)
-	if lerr == nil {
+	if st, lerr := parent.Lstat(base); lerr == nil {
+		existingDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
 		isDir := hdr.Typeflag == tar.TypeDir
-		if x.o.NoOverwriteDirNonDir && fi.IsDir() != isDir {
-			if fi.IsDir() {
+		if x.o.NoOverwriteDirNonDir && existingDir != isDir {
+			if existingDir {
 				return fmt.Errorf("cannot overwrite directory %q with non-directory %q", "/"+name, hdr.Name)
 			}
 			return fmt.Errorf("cannot overwrite non-directory %q with directory %q", "/"+name, hdr.Name)
 		}
-		if !(fi.IsDir() && isDir) {
-			if err := os.RemoveAll(target); err != nil {
+		if !(existingDir && isDir) {
+			if err := parent.RemoveAll(base); err != nil {
 				return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
+			}
+			if existingDir || st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				// Later names may have resolved through what went.
+				defer x.forgetParent()
 			}
 		}
 	}
-	x.created[target] = true
-	mode := os.FileMode(hdr.Mode & 0o777)
+	x.created[name] = true
+	mode := uint32(hdr.Mode & 0o777)
 	switch hdr.Typeflag {
 	case tar.TypeDir:
-		if err := os.Mkdir(target, 0o755); err != nil && !os.IsExist(err) {
+		if err := parent.Mkdir(base, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 		}
-		x.dirs = append(x.dirs, dirTime{target, hdr.ModTime})
+		x.dirs = append(x.dirs, dirTime{name, hdr.ModTime})
 	case tar.TypeReg, tar.TypeRegA:
-		f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
-		if err != nil {
-			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
-		}
-		n, err := io.Copy(f, tr)
+		n, err := parent.CopyFile(base, tr, 0o600)
 		x.size += n
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
 		if err != nil {
 			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 		}
 	case tar.TypeSymlink:
-		if escapesRoot(name, hdr.Linkname) {
+		if !x.o.KeepEscapingSymlinks && escapesRoot(name, hdr.Linkname) {
 			return fmt.Errorf("layer entry %q: symlink target %q escapes the root", hdr.Name, hdr.Linkname)
 		}
-		if err := os.Symlink(hdr.Linkname, target); err != nil {
+		if err := parent.Symlink(hdr.Linkname, base); err != nil {
 			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 		}
 	case tar.TypeLink:
@@ -262,21 +349,19 @@ func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
 		if !validBase(lbase) {
 			return fmt.Errorf("layer entry %q: hardlink to %q: invalid target", hdr.Name, hdr.Linkname)
 		}
-		lparent, err := securejoin.SecureJoin(x.dst, ldir)
-		if err != nil {
-			return fmt.Errorf("layer entry %q: hardlink: %w", hdr.Name, err)
-		}
-		src := filepath.Join(lparent, lbase)
-		sfi, err := os.Lstat(src)
+		lparent, err := x.root.OpenDir(ldir)
 		if err != nil {
 			return fmt.Errorf("layer entry %q: hardlink to %q: target is not in the layer", hdr.Name, hdr.Linkname)
 		}
-		if sfi.IsDir() {
+		defer lparent.Close()
+		sst, err := lparent.Lstat(lbase)
+		if err != nil {
+			return fmt.Errorf("layer entry %q: hardlink to %q: target is not in the layer", hdr.Name, hdr.Linkname)
+		}
+		if sst.Mode&unix.S_IFMT == unix.S_IFDIR {
 			return fmt.Errorf("layer entry %q: hardlink to %q: target is a directory", hdr.Name, hdr.Linkname)
 		}
-		// linkat without AT_SYMLINK_FOLLOW: a link to a symlink links the
-		// symlink itself, never what it points to.
-		if err := os.Link(src, target); err != nil {
+		if err := parent.Link(lparent, lbase, base); err != nil {
 			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 		}
 		return nil
@@ -288,30 +373,29 @@ func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
 		if hdr.Typeflag == tar.TypeBlock {
 			typ = unix.S_IFBLK
 		}
-		if err := unix.Mknod(target, typ|uint32(mode), int(unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor)))); err != nil {
+		if err := parent.Mknod(base, typ|mode, int(unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor)))); err != nil {
 			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 		}
 	case tar.TypeFifo:
-		if err := unix.Mkfifo(target, uint32(mode)); err != nil {
+		if err := parent.Mknod(base, unix.S_IFIFO|mode, 0); err != nil {
 			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 		}
 	default:
 		return fmt.Errorf("layer entry %q: unsupported tar type %q", hdr.Name, hdr.Typeflag)
 	}
 	if !x.o.IgnoreOwners {
-		if err := os.Lchown(target, hdr.Uid, hdr.Gid); err != nil {
+		if err := parent.Lchown(base, hdr.Uid, hdr.Gid); err != nil {
 			return fmt.Errorf("layer entry %q: chown: %w", hdr.Name, err)
 		}
 	}
 	for k, v := range hdr.PAXRecords {
 		if attr, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok && !strings.HasPrefix(attr, overlayXattrs) {
-			_ = unix.Lsetxattr(target, attr, []byte(v), 0)
+			_ = parent.Lsetxattr(base, attr, []byte(v))
 		}
 	}
 	if hdr.Typeflag != tar.TypeSymlink {
-		// target is not a symlink here (created above with O_NOFOLLOW,
-		// Mkdir, Mknod or Mkfifo; an existing dir was Lstat'ed).
-		if err := os.Chmod(target, mode|modeBits(hdr.Mode)); err != nil {
+		// After chown, which clears setuid/setgid.
+		if err := parent.Chmod(base, mode|unixModeBits(hdr.Mode)); err != nil {
 			return fmt.Errorf("layer entry %q: chmod: %w", hdr.Name, err)
 		}
 	}
@@ -320,59 +404,51 @@ func (x *extractor) entry(hdr *tar.Header, tr io.Reader) error {
 		if atime.IsZero() {
 			atime = hdr.ModTime
 		}
-		setTimes(target, atime, hdr.ModTime)
+		_ = parent.Utimes(base, timespec(atime), timespec(hdr.ModTime))
 	}
 	return nil
 }
 
 // whiteout handles .wh.NAME and .wh..wh..opq entries.
-func (x *extractor) whiteout(hdr *tar.Header, parent, parentRel, base string) error {
+func (x *extractor) whiteout(hdr *tar.Header, parent *fsroot.Dir, parentRel, base string) error {
 	if base == opaqueMarker {
 		if x.o.OverlayWhiteouts {
-			if err := unix.Lsetxattr(parent, opaqueXattr, []byte("y"), 0); err != nil {
+			if err := parent.Lsetxattr(".", opaqueXattr, []byte("y")); err != nil {
 				return fmt.Errorf("layer entry %q: opaque dir: %w", hdr.Name, err)
 			}
 			return nil
 		}
-		entries, err := os.ReadDir(parent)
+		names, err := parent.ReadDirNames()
 		if err != nil {
 			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 		}
-		for _, e := range entries {
-			p := filepath.Join(parent, e.Name())
-			if !x.created[p] {
-				if err := os.RemoveAll(p); err != nil {
+		for _, n := range names {
+			if !x.created[path.Join(parentRel, n)] {
+				if err := parent.RemoveAll(n); err != nil {
 					return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 				}
 			}
 		}
+		x.forgetParent()
 		return nil
 	}
-	victimBase := strings.TrimPrefix(base, whiteoutPrefix)
-	if !validBase(victimBase) || strings.HasPrefix(victimBase, whiteoutPrefix) {
+	victim := strings.TrimPrefix(base, whiteoutPrefix)
+	if !validBase(victim) || strings.HasPrefix(victim, whiteoutPrefix) {
 		return fmt.Errorf("layer entry %q: invalid whiteout", hdr.Name)
 	}
-	victim := filepath.Join(parent, victimBase)
-	if filepath.Dir(victim) != parent {
-		return fmt.Errorf("layer entry %q: invalid whiteout", hdr.Name)
-	}
-	if err := os.RemoveAll(victim); err != nil {
+	if err := parent.RemoveAll(victim); err != nil {
 		return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 	}
 	if x.o.OverlayWhiteouts {
-		if err := unix.Mknod(victim, unix.S_IFCHR, 0); err != nil {
+		if err := parent.Mknod(victim, unix.S_IFCHR, 0); err != nil {
 			return fmt.Errorf("layer entry %q: whiteout: %w", hdr.Name, err)
 		}
 		if !x.o.IgnoreOwners {
-			_ = os.Lchown(victim, hdr.Uid, hdr.Gid)
+			_ = parent.Lchown(victim, hdr.Uid, hdr.Gid)
 		}
 	}
+	x.forgetParent()
 	return nil
-}
-
-func setTimes(p string, atime, mtime time.Time) {
-	ts := []unix.Timespec{timespec(atime), timespec(mtime)}
-	_ = unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW)
 }
 
 func timespec(t time.Time) unix.Timespec {
@@ -382,19 +458,9 @@ func timespec(t time.Time) unix.Timespec {
 	return unix.NsecToTimespec(t.UnixNano())
 }
 
-// modeBits maps tar's setuid/setgid/sticky bits to os.FileMode.
-func modeBits(m int64) os.FileMode {
-	var out os.FileMode
-	if m&0o4000 != 0 {
-		out |= os.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		out |= os.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		out |= os.ModeSticky
-	}
-	return out
+// unixModeBits keeps tar's setuid/setgid/sticky bits.
+func unixModeBits(m int64) uint32 {
+	return uint32(m & 0o7000)
 }
 
 // escapesRoot reports whether a relative symlink target climbs above the

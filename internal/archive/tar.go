@@ -12,12 +12,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
+	"time"
 
 	"github.com/containerd/errdefs"
-	securejoin "github.com/cyphar/filepath-securejoin"
 	apicontainer "github.com/moby/moby/api/types/container"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/fsroot"
 )
 
 // TarOptions control Tar.
@@ -34,30 +35,31 @@ type TarOptions struct {
 }
 
 // Tar streams a tar of the tree at src (entries relative to src, in
-// lexical order). The tar is produced while it is read.
+// lexical order). The tar is produced while it is read. src may be a tree
+// that a running process changes meanwhile: it is read through handles
+// that never leave it (internal/fsroot), so a symlink swapped in cannot
+// lead the tar to anything outside src.
 func Tar(ctx context.Context, src string, o TarOptions) (io.ReadCloser, error) {
-	if _, err := os.Lstat(src); err != nil {
+	root, err := fsroot.Open(src)
+	if err != nil {
 		return nil, err
 	}
 	pr, pw := io.Pipe()
 	go func() {
-		tw := tar.NewWriter(pw)
-		links := map[fileKey]string{}
+		defer root.Close()
+		w := &treeWriter{ctx: ctx, tw: tar.NewWriter(pw), links: map[fileKey]string{}, o: o}
 		var err error
 		if len(o.IncludeFiles) == 0 {
-			err = writeTree(ctx, tw, src, o.RebaseName, links, o)
+			err = w.self(root, o.RebaseName)
 		} else {
 			includes := append([]string(nil), o.IncludeFiles...)
 			sort.Strings(includes)
 			for _, inc := range includes {
 				rel := path.Clean("/" + filepath.ToSlash(inc))[1:]
 				if rel == "" {
-					err = writeTree(ctx, tw, src, o.RebaseName, links, o)
+					err = w.self(root, o.RebaseName)
 				} else {
-					var p string
-					if p, err = resolve(src, rel); err == nil {
-						err = writeTree(ctx, tw, p, path.Join(o.RebaseName, rel), links, o)
-					}
+					err = w.includePath(root, rel)
 				}
 				if err != nil {
 					break
@@ -65,186 +67,375 @@ func Tar(ctx context.Context, src string, o TarOptions) (io.ReadCloser, error) {
 			}
 		}
 		if err == nil {
-			err = tw.Close()
+			err = w.tw.Close()
 		}
 		pw.CloseWithError(err)
 	}()
 	return pr, nil
 }
 
-// writeTree adds src's contents under prefix.
-func writeTree(ctx context.Context, tw *tar.Writer, src, prefix string, links map[fileKey]string, o TarOptions) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+// includePath adds the tree at rel (resolved inside root, its last
+// element not followed) under its own name.
+func (w *treeWriter) includePath(root *fsroot.Dir, rel string) error {
+	parent, base, err := root.Split(rel)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
 		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		if rel == "." {
-			if prefix == "" {
-				return nil
-			}
-			rel = ""
-		}
-		name := path.Join(prefix, filepath.ToSlash(rel))
-		return addEntry(tw, p, name, links, o)
-	})
+		return err
+	}
+	defer parent.Close()
+	err = w.node(parent, base, path.Join(w.o.RebaseName, rel))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// treeWriter writes one tar of trees read through directory handles.
+type treeWriter struct {
+	ctx   context.Context
+	tw    *tar.Writer
+	links map[fileKey]string
+	o     TarOptions
 }
 
 // fileKey identifies an inode, for hardlinks.
 type fileKey struct{ dev, ino uint64 }
 
-func addEntry(tw *tar.Writer, p, name string, links map[fileKey]string, o TarOptions) error {
-	fi, err := os.Lstat(p)
-	if err != nil {
-		return err
+// node is one entry, opened so that what is read is what was described.
+type node struct {
+	st   unix.Stat_t
+	file *os.File    // a regular file, open for reading
+	dir  *fsroot.Dir // a directory
+	link string      // a symlink's target
+}
+
+func (n *node) close() {
+	if n.file != nil {
+		n.file.Close()
 	}
-	if fi.Mode()&os.ModeSocket != 0 {
-		return nil // tar has no sockets; Docker skips them too
+	if n.dir != nil {
+		n.dir.Close()
 	}
-	st, _ := fi.Sys().(*syscall.Stat_t)
-	if o.OverlayWhiteouts && fi.Mode()&os.ModeCharDevice != 0 && st != nil && st.Rdev == 0 {
-		dir, base := path.Split(name)
-		return tw.WriteHeader(&tar.Header{Name: dir + whiteoutPrefix + base, Typeflag: tar.TypeReg, Mode: 0o600, ModTime: fi.ModTime()})
-	}
-	link := ""
-	if fi.Mode()&os.ModeSymlink != 0 {
-		if link, err = os.Readlink(p); err != nil {
-			return err
+}
+
+// errChanged means an entry kept changing type while it was opened.
+var errChanged = errors.New("file changed as it was read")
+
+// changedType reports errors that mean an entry is no longer of the type
+// lstat saw: it was swapped meanwhile.
+func changedType(err error) bool {
+	return errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.EINVAL) || errors.Is(err, fsroot.ErrNotRegular)
+}
+
+// openNode opens parent/base as whatever it is now, never following it.
+func openNode(parent *fsroot.Dir, base string) (*node, error) {
+	for try := 0; try < 3; try++ {
+		st, err := parent.Lstat(base)
+		if err != nil {
+			return nil, err
 		}
-	}
-	hdr, err := tar.FileInfoHeader(fi, link)
-	if err != nil {
-		return fmt.Errorf("tar %s: %w", p, err)
-	}
-	hdr.Name = name
-	if fi.IsDir() {
-		hdr.Name += "/"
-	}
-	hdr.Uname, hdr.Gname = "", ""
-	hdr.Format = tar.FormatPAX
-	if st != nil {
-		hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)
-		if fi.Mode().IsRegular() && st.Nlink > 1 {
-			key := fileKey{uint64(st.Dev), st.Ino}
-			if first, ok := links[key]; ok {
-				hdr.Typeflag = tar.TypeLink
-				hdr.Linkname = first
-				hdr.Size = 0
-			} else {
-				links[key] = name
+		n := &node{st: st}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFREG:
+			f, err := parent.OpenFile(base)
+			if err != nil {
+				if changedType(err) {
+					continue
+				}
+				return nil, err
+			}
+			if err := unix.Fstat(int(f.Fd()), &n.st); err != nil {
+				f.Close()
+				return nil, err
+			}
+			n.file = f
+		case unix.S_IFDIR:
+			d, err := parent.Child(base)
+			if err != nil {
+				if changedType(err) {
+					continue
+				}
+				return nil, err
+			}
+			if n.st, err = d.Stat(); err != nil {
+				d.Close()
+				return nil, err
+			}
+			n.dir = d
+		case unix.S_IFLNK:
+			if n.link, err = parent.Readlink(base); err != nil {
+				if changedType(err) {
+					continue
+				}
+				return nil, err
 			}
 		}
+		return n, nil
 	}
-	if caps, err := lgetxattr(p, "security.capability"); err == nil && len(caps) > 0 {
-		hdr.PAXRecords = map[string]string{"SCHILY.xattr.security.capability": string(caps)}
-	}
-	if err := tw.WriteHeader(hdr); err != nil {
-		return err
-	}
-	if hdr.Typeflag == tar.TypeReg && hdr.Size > 0 {
-		f, err := os.Open(p)
+	return nil, fmt.Errorf("%s: %w", base, errChanged)
+}
+
+// self adds dir itself under name (nothing when name is empty) and then
+// everything in it.
+func (w *treeWriter) self(dir *fsroot.Dir, name string) error {
+	if name != "" {
+		st, err := dir.Stat()
 		if err != nil {
 			return err
 		}
-		_, err = io.Copy(tw, f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("tar %s: %w", p, err)
+		if err := w.write(&node{st: st, dir: dir}, dir, ".", name); err != nil {
+			return err
 		}
 	}
-	if o.OverlayWhiteouts && fi.IsDir() {
-		if v, err := lgetxattr(p, opaqueXattr); err == nil && string(v) == "y" {
-			return tw.WriteHeader(&tar.Header{Name: path.Join(name, opaqueMarker), Typeflag: tar.TypeReg, Mode: 0o600, ModTime: fi.ModTime()})
+	return w.children(dir, name)
+}
+
+// node adds parent/base under name, and for a directory all of its tree.
+// An entry that vanished meanwhile is left out.
+func (w *treeWriter) node(parent *fsroot.Dir, base, name string) error {
+	if err := w.ctx.Err(); err != nil {
+		return err
+	}
+	n, err := openNode(parent, base)
+	if err != nil {
+		return err
+	}
+	defer n.close()
+	if err := w.write(n, parent, base, name); err != nil {
+		return err
+	}
+	if n.dir != nil {
+		return w.children(n.dir, name)
+	}
+	return nil
+}
+
+// children adds dir's entries (in lexical order) under prefix.
+func (w *treeWriter) children(dir *fsroot.Dir, prefix string) error {
+	names, err := dir.ReadDirNames()
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, base := range names {
+		err := w.node(dir, base, path.Join(prefix, base))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
 		}
 	}
 	return nil
 }
 
-func lgetxattr(p, attr string) ([]byte, error) {
-	buf := make([]byte, 256)
-	n, err := unix.Lgetxattr(p, attr, buf)
-	if err != nil {
-		return nil, err
+// write adds one entry's header (and a regular file's content) for n,
+// which is parent/base ("." for parent itself).
+func (w *treeWriter) write(n *node, parent *fsroot.Dir, base, name string) error {
+	st := n.st
+	typ := st.Mode & unix.S_IFMT
+	if typ == unix.S_IFSOCK {
+		return nil // tar has no sockets; Docker skips them too
 	}
-	return buf[:n], nil
+	if w.o.OverlayWhiteouts && typ == unix.S_IFCHR && st.Rdev == 0 {
+		dir, b := path.Split(name)
+		return w.tw.WriteHeader(&tar.Header{Name: dir + whiteoutPrefix + b, Typeflag: tar.TypeReg, Mode: 0o600, ModTime: mtime(st), Format: tar.FormatPAX})
+	}
+	hdr := &tar.Header{
+		Name:    name,
+		Mode:    int64(st.Mode & 0o7777),
+		Uid:     int(st.Uid),
+		Gid:     int(st.Gid),
+		ModTime: mtime(st),
+		Format:  tar.FormatPAX,
+	}
+	switch typ {
+	case unix.S_IFREG:
+		hdr.Typeflag, hdr.Size = tar.TypeReg, st.Size
+		if st.Nlink > 1 {
+			key := fileKey{st.Dev, st.Ino}
+			if first, ok := w.links[key]; ok {
+				hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
+			} else {
+				w.links[key] = name
+			}
+		}
+	case unix.S_IFDIR:
+		hdr.Typeflag = tar.TypeDir
+		hdr.Name += "/"
+	case unix.S_IFLNK:
+		hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, n.link
+	case unix.S_IFCHR, unix.S_IFBLK:
+		hdr.Typeflag = tar.TypeChar
+		if typ == unix.S_IFBLK {
+			hdr.Typeflag = tar.TypeBlock
+		}
+		hdr.Devmajor, hdr.Devminor = int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
+	case unix.S_IFIFO:
+		hdr.Typeflag = tar.TypeFifo
+	default:
+		return nil
+	}
+	if caps, err := parent.Lgetxattr(base, "security.capability"); err == nil && len(caps) > 0 {
+		hdr.PAXRecords = map[string]string{"SCHILY.xattr.security.capability": string(caps)}
+	}
+	if err := w.tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	if hdr.Typeflag == tar.TypeReg && hdr.Size > 0 {
+		// Exactly the size in the header: a file that grows is cut, one
+		// that shrinks meanwhile is padded with zeros.
+		c, err := io.CopyN(w.tw, n.file, hdr.Size)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("tar %s: %w", name, err)
+		}
+		if c < hdr.Size {
+			if _, err := io.CopyN(w.tw, zeros{}, hdr.Size-c); err != nil {
+				return fmt.Errorf("tar %s: %w", name, err)
+			}
+		}
+	}
+	if w.o.OverlayWhiteouts && typ == unix.S_IFDIR && n.dir != nil {
+		if v, err := n.dir.Lgetxattr(".", opaqueXattr); err == nil && string(v) == "y" {
+			return w.tw.WriteHeader(&tar.Header{Name: path.Join(name, opaqueMarker), Typeflag: tar.TypeReg, Mode: 0o600, ModTime: mtime(st), Format: tar.FormatPAX})
+		}
+	}
+	return nil
 }
 
-// resolve maps a container path to a host path inside root, following
-// symlinks only within root. The last element is not followed.
-func resolve(root, p string) (string, error) {
-	clean := path.Clean("/" + p)
-	if clean == "/" {
-		return root, nil
-	}
-	dir, base := path.Split(clean)
-	parent, err := securejoin.SecureJoin(root, dir)
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(parent, base), nil
+// zeros reads as an endless run of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+func mtime(st unix.Stat_t) time.Time {
+	return time.Unix(st.Mtim.Sec, st.Mtim.Nsec)
 }
 
 // StatPath describes path inside root, for `docker cp` (HEAD /archive).
+// The last element is not followed.
 func StatPath(root, p string) (*apicontainer.PathStat, error) {
-	host, err := resolve(root, p)
+	r, err := fsroot.Open(root)
 	if err != nil {
 		return nil, err
 	}
-	fi, err := os.Lstat(host)
+	defer r.Close()
+	parent, base, err := r.Split(p)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("Could not find the file %s", p))
-		}
-		return nil, err
+		return nil, notFound(err, p)
 	}
-	st := &apicontainer.PathStat{Name: fi.Name(), Size: fi.Size(), Mode: fi.Mode(), Mtime: fi.ModTime()}
-	if fi.Mode()&os.ModeSymlink != 0 {
-		st.LinkTarget, _ = os.Readlink(host)
+	defer parent.Close()
+	return statIn(parent, base, p)
+}
+
+func notFound(err error, p string) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("Could not find the file %s", p))
 	}
-	return st, nil
+	return err
+}
+
+func statIn(parent *fsroot.Dir, base, p string) (*apicontainer.PathStat, error) {
+	var st unix.Stat_t
+	var err error
+	name := base
+	if base == "." {
+		st, err = parent.Stat()
+		name = "/"
+	} else {
+		st, err = parent.Lstat(base)
+	}
+	if err != nil {
+		return nil, notFound(err, p)
+	}
+	out := &apicontainer.PathStat{Name: name, Size: st.Size, Mode: fileMode(st.Mode), Mtime: mtime(st)}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		out.LinkTarget, _ = parent.Readlink(base)
+	}
+	return out, nil
+}
+
+// fileMode maps a stat mode to os.FileMode.
+func fileMode(m uint32) os.FileMode {
+	mode := os.FileMode(m & 0o777)
+	switch m & unix.S_IFMT {
+	case unix.S_IFDIR:
+		mode |= os.ModeDir
+	case unix.S_IFLNK:
+		mode |= os.ModeSymlink
+	case unix.S_IFIFO:
+		mode |= os.ModeNamedPipe
+	case unix.S_IFSOCK:
+		mode |= os.ModeSocket
+	case unix.S_IFCHR:
+		mode |= os.ModeDevice | os.ModeCharDevice
+	case unix.S_IFBLK:
+		mode |= os.ModeDevice
+	}
+	if m&unix.S_ISUID != 0 {
+		mode |= os.ModeSetuid
+	}
+	if m&unix.S_ISGID != 0 {
+		mode |= os.ModeSetgid
+	}
+	if m&unix.S_ISVTX != 0 {
+		mode |= os.ModeSticky
+	}
+	return mode
 }
 
 // TarPath returns a tar of path inside root whose top entry is path's base
 // name (a trailing "/." copies a directory's contents), as `docker cp` out.
+// A symlink as the last element is copied as the link, unless path ends
+// in "/", which follows it (inside root).
 func TarPath(ctx context.Context, root, p string) (io.ReadCloser, *apicontainer.PathStat, error) {
+	if p == "" {
+		return nil, nil, errdefs.ErrInvalidArgument.WithMessage("no path specified")
+	}
 	contentsOnly := strings.HasSuffix(p, "/.")
-	st, err := StatPath(root, p)
+	r, err := fsroot.Open(root)
 	if err != nil {
 		return nil, nil, err
 	}
-	host, err := resolve(root, p)
+	defer r.Close()
+	parent, base, err := r.Split(p)
 	if err != nil {
+		return nil, nil, notFound(err, p)
+	}
+	st, err := statIn(parent, base, p)
+	if err != nil {
+		parent.Close()
 		return nil, nil, err
 	}
-	if st.Mode&os.ModeSymlink != 0 && strings.HasSuffix(p, "/") {
-		if host, err = securejoin.SecureJoin(root, p); err != nil {
-			return nil, nil, err
+	// The tree to send: parent/base, or a directory handle of its own.
+	var dir *fsroot.Dir
+	if base == "." || (st.Mode&os.ModeSymlink != 0 && strings.HasSuffix(p, "/")) || (st.Mode.IsDir() && contentsOnly) {
+		if dir, err = r.OpenDir(p); err != nil {
+			parent.Close()
+			return nil, nil, notFound(err, p)
 		}
 	}
-	base := path.Base(path.Clean("/" + p))
+	name := path.Base(path.Clean("/" + p))
 	pr, pw := io.Pipe()
 	go func() {
-		tw := tar.NewWriter(pw)
+		defer parent.Close()
+		w := &treeWriter{ctx: ctx, tw: tar.NewWriter(pw), links: map[fileKey]string{}}
 		var err error
-		fi, lerr := os.Lstat(host)
 		switch {
-		case lerr != nil:
-			err = lerr
-		case fi.IsDir() && contentsOnly:
-			err = writeTree(ctx, tw, host, "", map[fileKey]string{}, TarOptions{})
-		case fi.IsDir():
-			err = writeTree(ctx, tw, host, base, map[fileKey]string{}, TarOptions{})
+		case dir != nil && contentsOnly:
+			err = w.children(dir, "")
+		case dir != nil:
+			err = w.self(dir, name)
 		default:
-			err = addEntry(tw, host, base, map[fileKey]string{}, TarOptions{})
+			err = w.node(parent, base, name)
+		}
+		if dir != nil {
+			dir.Close()
 		}
 		if err == nil {
-			err = tw.Close()
+			err = w.tw.Close()
 		}
 		pw.CloseWithError(err)
 	}()
@@ -252,23 +443,26 @@ func TarPath(ctx context.Context, root, p string) (io.ReadCloser, *apicontainer.
 }
 
 // ExtractTo extracts a tar into the directory p inside root (`docker cp`
-// in). The directory must exist.
+// in). The directory must exist; it and everything the tar names are
+// resolved inside root through handles (internal/fsroot).
 func ExtractTo(ctx context.Context, root, p string, r io.Reader, noOverwriteDirNonDir bool) error {
-	host, err := securejoin.SecureJoin(root, p)
+	rd, err := fsroot.Open(root)
 	if err != nil {
 		return err
 	}
-	fi, err := os.Stat(host)
+	defer rd.Close()
+	dir, err := rd.OpenDir(p)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, fs.ErrNotExist) {
 			return errdefs.ErrNotFound.WithMessage(fmt.Sprintf("no such directory: %s", p))
+		}
+		if errors.Is(err, unix.ENOTDIR) {
+			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("extraction point is not a directory: %s", p))
 		}
 		return err
 	}
-	if !fi.IsDir() {
-		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("extraction point is not a directory: %s", p))
-	}
-	_, err = Apply(ctx, host, r, ApplyOptions{NoOverwriteDirNonDir: noOverwriteDirNonDir, LiteralWhiteouts: true})
+	defer dir.Close()
+	_, err = ApplyDir(ctx, dir, r, ApplyOptions{NoOverwriteDirNonDir: noOverwriteDirNonDir, LiteralWhiteouts: true})
 	if err != nil {
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("extract to %s: %v", p, err))
 	}
@@ -293,57 +487,75 @@ type Change struct {
 // a lower layer with the trusted.overlay.origin xattr: such paths are
 // modified, paths without it added, whiteouts deleted. Where the kernel
 // records no origin, a directory counts as modified unless it is opaque or
-// under an added one.
+// under an added one. The upper dir is read through handles: a running
+// container cannot lead the walk out of it.
 func Changes(upper string) ([]Change, error) {
+	root, err := fsroot.Open(upper)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	defer root.Close()
+	_, uerr := root.Lgetxattr(".", "trusted.overlay.uuid")
+	_, ierr := root.Lgetxattr(".", "trusted.overlay.impure")
+	_, oerr := root.Lgetxattr(".", "trusted.overlay.origin")
+	origins := uerr == nil || ierr == nil || oerr == nil
 	var out []Change
-	added := map[string]bool{}
-	err := filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
+	var walk func(dir *fsroot.Dir, prefix string, underAdded bool) error
+	walk = func(dir *fsroot.Dir, prefix string, underAdded bool) error {
+		names, err := dir.ReadDirNames()
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(upper, p)
-		if rel == "." {
-			return nil
+		for _, base := range names {
+			name := prefix + "/" + base
+			st, err := dir.Lstat(base)
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					continue
+				}
+				return err
+			}
+			typ := st.Mode & unix.S_IFMT
+			if typ == unix.S_IFCHR && st.Rdev == 0 {
+				out = append(out, Change{Kind: ChangeDelete, Path: name})
+				continue
+			}
+			kind := ChangeAdd
+			_, originErr := dir.Lgetxattr(base, "trusted.overlay.origin")
+			switch {
+			case underAdded:
+			case originErr == nil:
+				kind = ChangeModify
+			case typ == unix.S_IFDIR && !origins:
+				if _, err := dir.Lgetxattr(base, opaqueXattr); err != nil {
+					kind = ChangeModify
+				}
+			}
+			out = append(out, Change{Kind: kind, Path: name})
+			if typ != unix.S_IFDIR {
+				continue
+			}
+			child, err := dir.Child(base)
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) || changedType(err) {
+					continue
+				}
+				return err
+			}
+			err = walk(child, name, kind == ChangeAdd)
+			child.Close()
+			if err != nil {
+				return err
+			}
 		}
-		name := "/" + filepath.ToSlash(rel)
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok && fi.Mode()&os.ModeCharDevice != 0 && st.Rdev == 0 {
-			out = append(out, Change{Kind: ChangeDelete, Path: name})
-			return nil
-		}
-		kind := ChangeAdd
-		switch {
-		case added[path.Dir(name)]:
-		case hasXattr(p, "trusted.overlay.origin"):
-			kind = ChangeModify
-		case fi.IsDir() && !hasXattr(p, opaqueXattr) && !originsRecorded(upper):
-			kind = ChangeModify
-		}
-		if kind == ChangeAdd && fi.IsDir() {
-			added[name] = true
-		}
-		out = append(out, Change{Kind: kind, Path: name})
 		return nil
-	})
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	}
+	if err := walk(root, "", false); err != nil {
 		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
-}
-
-func hasXattr(p, attr string) bool {
-	_, err := unix.Lgetxattr(p, attr, nil)
-	return err == nil
-}
-
-// originsRecorded reports whether overlayfs records copy-up origins in
-// this upper dir: recent kernels mark its root with a uuid at mount (and
-// impure once something is copied up), when the lower fs supports file
-// handles.
-func originsRecorded(upper string) bool {
-	return hasXattr(upper, "trusted.overlay.uuid") || hasXattr(upper, "trusted.overlay.impure") || hasXattr(upper, "trusted.overlay.origin")
 }

@@ -1,17 +1,21 @@
 package testenv
 
 import (
-	"os/exec"
-	"slices"
-
-	"github.com/google/nftables"
+	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/google/nftables"
+	bolt "go.etcd.io/bbolt"
 )
 
 // mountsUnder lists mount points at or below dir.
@@ -54,6 +58,11 @@ func processesMentioning(s string) []int {
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
 		if err != nil {
 			continue
+		}
+		if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil {
+			if i := strings.LastIndexByte(string(st), ')'); i > 0 && strings.HasPrefix(string(st[i:]), ") Z") {
+				continue // a zombie: gone, but not yet reaped
+			}
 		}
 		if strings.Contains(string(b), s) {
 			out = append(out, pid)
@@ -106,20 +115,111 @@ func removeCgroups(parent string) {
 }
 
 // CheckLeaks fails the test if the stopped daemon left mounts, processes
-// or container cgroups behind.
+// or container cgroups behind, blobs in its data root that no image
+// references, or temporary files of pulls, pushes or blob writes.
 func CheckLeaks(t testing.TB, d *Daemon) {
 	t.Helper()
 	if m := mountsUnder(d.Dir); len(m) > 0 {
 		t.Errorf("leaked mounts: %v", m)
 		unmountUnder(d.Dir)
 	}
-	if p := processesMentioning(d.ExecRoot); len(p) > 0 {
-		t.Errorf("leaked processes: %v", p)
+	// A process killed a moment ago may still be on its way out.
+	p := processesMentioning(d.ExecRoot)
+	for deadline := time.Now().Add(3 * time.Second); len(p) > 0 && time.Now().Before(deadline); p = processesMentioning(d.ExecRoot) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(p) > 0 {
+		t.Errorf("leaked processes: %v", describe(p))
 		killProcessesMentioning(d.ExecRoot)
 	}
 	if c := containerCgroups(d.CgroupParent); len(c) > 0 {
 		t.Errorf("leaked cgroups: %v", c)
 	}
+	blobs, err := unreferencedBlobs(d.DataRoot)
+	if err != nil {
+		t.Errorf("check blobs: %v", err)
+	}
+	if len(blobs) > 0 {
+		t.Errorf("leaked blobs no image references: %v", blobs)
+	}
+	if tmp := tempLeftovers(d.DataRoot); len(tmp) > 0 {
+		t.Errorf("leaked temporary files: %v", tmp)
+	}
+}
+
+// unreferencedBlobs lists the blobs under <data-root>/blobs/sha256 that no
+// image references. It reads the image store as daemon/image lays it out
+// (the daemon must be stopped): the "images" bucket of meta.db is keyed by
+// image ID, which is the digest of the image's config blob, and the
+// config's rootfs.diff_ids are the digests of its layer blobs. The build
+// cache refers to images only, so it keeps no other blob alive.
+func unreferencedBlobs(dataRoot string) ([]string, error) {
+	blobDir := filepath.Join(dataRoot, "blobs", "sha256")
+	entries, err := os.ReadDir(blobDir)
+	if err != nil || len(entries) == 0 {
+		return nil, nil // no image store (yet), or no blob
+	}
+	db, err := bolt.Open(filepath.Join(dataRoot, "meta.db"), 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open %s/meta.db: %w", dataRoot, err)
+	}
+	defer db.Close()
+	var ids []string
+	err = db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("images"))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, _ []byte) error {
+			ids = append(ids, string(k))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read image records: %w", err)
+	}
+	used := map[string]bool{}
+	for _, id := range ids {
+		hex := strings.TrimPrefix(id, "sha256:")
+		used[hex] = true
+		raw, err := os.ReadFile(filepath.Join(blobDir, hex))
+		if err != nil {
+			return nil, fmt.Errorf("image %s: config blob: %w", id, err)
+		}
+		var cfg struct {
+			RootFS struct {
+				DiffIDs []string `json:"diff_ids"`
+			} `json:"rootfs"`
+		}
+		if err := json.Unmarshal(raw, &cfg); err != nil {
+			return nil, fmt.Errorf("image %s: config: %w", id, err)
+		}
+		for _, d := range cfg.RootFS.DiffIDs {
+			used[strings.TrimPrefix(d, "sha256:")] = true
+		}
+	}
+	var out []string
+	for _, e := range entries {
+		if !used[e.Name()] {
+			out = append(out, "sha256:"+e.Name())
+		}
+	}
+	return out, nil
+}
+
+// tempLeftovers lists what is left in the daemon's temporary dirs: pull
+// and push files (<data-root>/tmp) and blob writes and loads
+// (<data-root>/blobs/tmp). A stopped daemon with no operation under way
+// has nothing there.
+func tempLeftovers(dataRoot string) []string {
+	var out []string
+	for _, dir := range []string{filepath.Join(dataRoot, "tmp"), filepath.Join(dataRoot, "blobs", "tmp")} {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out
 }
 
 // checkNetworkLeaks fails the test if a stopped daemon (with no containers
@@ -129,6 +229,9 @@ func checkNetworkLeaks(t testing.TB, defaultBridge string, bridges []string) {
 	for _, b := range bridges {
 		if _, err := os.Stat("/sys/class/net/" + b); err == nil {
 			ports, _ := filepath.Glob("/sys/class/net/" + b + "/brif/*")
+			if strings.HasPrefix(b, "ov-") && len(ports) > 0 {
+				continue // a swarm network's bridge another daemon of the swarm on this host still uses
+			}
 			t.Errorf("leaked bridge %s (ports %v)", b, ports)
 			_ = exec.Command("ip", "link", "del", b).Run()
 		}
@@ -155,6 +258,17 @@ func NFTables() []string {
 	var out []string
 	for _, t := range ts {
 		out = append(out, t.Name)
+	}
+	return out
+}
+
+// describe names each PID with its command line, for a leak report.
+func describe(pids []int) []string {
+	out := make([]string, 0, len(pids))
+	for _, pid := range pids {
+		b, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+		cwd, _ := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "cwd"))
+		out = append(out, fmt.Sprintf("%d %s (in %s)", pid, strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " "), cwd))
 	}
 	return out
 }

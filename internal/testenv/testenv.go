@@ -214,6 +214,10 @@ func (d *Daemon) start() {
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		if d.ping() {
+			// The API gives root on the host: never world-accessible.
+			if fi, err := os.Stat(d.Socket); err != nil || fi.Mode().Perm()&0o007 != 0 {
+				d.t.Fatalf("daemon socket %s: mode %v (%v), want no access for others", d.Socket, fi.Mode(), err)
+			}
 			return
 		}
 		select {
@@ -266,10 +270,23 @@ func (r Result) String() string {
 
 // Run runs a command with a timeout and the daemon's address in its env.
 func (d *Daemon) Run(stdin io.Reader, timeout time.Duration, name string, args ...string) Result {
+	return d.RunEnv(nil, stdin, timeout, name, args...)
+}
+
+// RunEnv is Run with env (KEY=VALUE) added last, so it can override the
+// daemon's address (DOCKER_HOST=tcp://…, DOCKER_TLS_VERIFY…).
+func (d *Daemon) RunEnv(env []string, stdin io.Reader, timeout time.Duration, name string, args ...string) Result {
+	base := []string{"DOCKER_HOST=" + d.Host(), "BERTH_HOST=" + d.Host(), "DOCKER_CONFIG=" + filepath.Join(d.Dir, "docker-config")}
+	return runCommand(append(base, env...), stdin, timeout, name, args...)
+}
+
+// runCommand runs a program with env on top of the test's environment
+// and collects its outputs and exit code.
+func runCommand(env []string, stdin io.Reader, timeout time.Duration, name string, args ...string) Result {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+d.Host(), "BERTH_HOST="+d.Host(), "DOCKER_CONFIG="+filepath.Join(d.Dir, "docker-config"))
+	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr, cmd.Stdin = &out, &errb, stdin
 	err := cmd.Run()
@@ -359,8 +376,11 @@ func (d *Daemon) bridges() []string {
 	out := []string{d.Bridge}
 	ids := strings.Fields(d.Docker("network", "ls", "-q", "--no-trunc", "--filter", "type=custom").Stdout)
 	for _, id := range ids {
-		name := strings.TrimSpace(d.Docker("network", "inspect", "-f", `{{index .Options "com.docker.network.bridge.name"}}`, id).Stdout)
-		if name == "" || strings.Contains(name, "no value") {
+		r := d.Docker("network", "inspect", "-f", `{{.Driver}} {{index .Options "com.docker.network.bridge.name"}}`, id)
+		driver, name, _ := strings.Cut(strings.TrimSpace(r.Stdout), " ")
+		if driver == "overlay" {
+			name = "ov-" + id[:12] // a swarm network realised here
+		} else if name == "" || strings.Contains(name, "no value") {
 			name = "br-" + id[:12]
 		}
 		out = append(out, name)
@@ -382,8 +402,12 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 }
 
 func (d *Daemon) cleanup() {
-	if d.t.Failed() {
-		d.t.Logf("daemon log (%s):\n%s", d.LogPath, tail(d.Log(), 60))
+	failed := d.t.Failed()
+	if failed {
+		if stacks := d.DumpStacks(); stacks != "" {
+			d.t.Logf("daemon goroutines in berth code:\n%s", stacks)
+		}
+		d.t.Logf("daemon log (%s), without api request lines:\n%s", d.LogPath, tail(withoutRequests(d.Log()), 80))
 	}
 	select {
 	case <-d.exited:
@@ -394,17 +418,69 @@ func (d *Daemon) cleanup() {
 		d.start()
 	default:
 	}
+	// The links of every network, swarm ones included, must be gone
+	// once the daemon has stopped.
+	bridges := d.bridges()
+	// Leave a swarm first, or its tasks would be replaced while being
+	// removed.
+	d.Docker("swarm", "leave", "--force")
 	if ids := strings.Fields(d.Docker("ps", "-aq").Stdout); len(ids) > 0 {
 		d.Docker(append([]string{"rm", "-f"}, ids...)...)
 	}
-	bridges := d.bridges()
+	bridges = append(bridges, d.bridges()...)
 	d.Stop()
 	checkNetworkLeaks(d.t, d.Bridge, bridges)
+	// Check first, then clean up whatever was left: a leak is reported,
+	// never hidden.
+	CheckLeaks(d.t, d)
+	if !failed && d.t.Failed() {
+		d.t.Logf("daemon log (%s):\n%s", d.LogPath, tail(d.Log(), 60))
+	}
 	killProcessesMentioning(d.ExecRoot)
 	unmountUnder(d.Dir)
-	CheckLeaks(d.t, d)
 	_ = os.RemoveAll(d.Dir)
 	removeCgroups(d.CgroupParent)
+}
+
+// DumpStacks asks a running daemon for its goroutine stacks (SIGUSR1)
+// and returns those that run berth code, or "" if it cannot.
+func (d *Daemon) DumpStacks() string {
+	select {
+	case <-d.exited:
+		return ""
+	default:
+	}
+	before, _ := filepath.Glob(filepath.Join(d.ExecRoot, "goroutine-stacks-*.log"))
+	if d.cmd == nil || d.cmd.Process.Signal(syscall.SIGUSR1) != nil {
+		return ""
+	}
+	for i := 0; i < 40; i++ {
+		time.Sleep(50 * time.Millisecond)
+		after, _ := filepath.Glob(filepath.Join(d.ExecRoot, "goroutine-stacks-*.log"))
+		if len(after) > len(before) {
+			b, _ := os.ReadFile(after[len(after)-1])
+			var keep []string
+			for _, g := range strings.Split(string(b), "\n\n") {
+				if strings.Contains(g, "berth-project/berth/") {
+					keep = append(keep, g)
+				}
+			}
+			return strings.Join(keep, "\n\n")
+		}
+	}
+	return ""
+}
+
+// withoutRequests drops the per-request debug lines that polling fills a
+// log with.
+func withoutRequests(log string) string {
+	var keep []string
+	for _, l := range strings.Split(log, "\n") {
+		if !strings.Contains(l, `msg="api request"`) {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
 }
 
 func tail(s string, n int) string {

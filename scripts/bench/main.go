@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -85,6 +86,11 @@ func run() error {
 	idleRSS := rssKB(daemon.Process.Pid)
 
 	fmt.Printf("%-58s %12s %12s\n", "figure", "berth", "target")
+	// BENCH_ONLY=visualizer,swarm (the groups below) prints only those.
+	want := func(group string) bool {
+		only := os.Getenv("BENCH_ONLY")
+		return only == "" || slices.Contains(strings.Split(only, ","), group)
+	}
 	median := func(name string, args ...string) (time.Duration, error) {
 		var ds []time.Duration
 		for i := 0; i < 21; i++ {
@@ -97,50 +103,80 @@ func run() error {
 		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
 		return ds[len(ds)/2], nil
 	}
-	if d, err := median(bin, "run", "--rm", "--network", "none", "busybox", "true"); err == nil {
-		fmt.Printf("%-58s %12s %12s\n", "berth run --rm --network none busybox true (median)", ms(d), "≤ 40 ms")
-	} else {
-		fmt.Printf("%-58s %12s %12s\n", "berth run --rm --network none busybox true (median)", "error", "≤ 40 ms")
-		fmt.Fprintln(os.Stderr, err)
-	}
-	if d, err := median("docker", "run", "--rm", "--network", "none", "busybox", "true"); err == nil {
-		fmt.Printf("%-58s %12s %12s\n", "docker CLI → berth: run --rm --network none busybox true", ms(d), "(reference)")
-	}
-	if d, err := median(bin, "run", "--rm", "busybox", "true"); err == nil {
-		fmt.Printf("%-58s %12s %12s\n", "berth run --rm busybox true, default bridge (median)", ms(d), "≤ 55 ms")
-	} else {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	if err := benchPublishedPorts(bin, env); err != nil {
-		fmt.Fprintln(os.Stderr, "published port figures:", err)
-	}
-	start := time.Now()
-	for i := 0; i < 20; i++ {
-		if err := cmd(bin, "run", "-d", "--network", "none", "busybox", "sleep", "1000"); err != nil {
-			return err
+	if want("containers") {
+		if d, err := median(bin, "run", "--rm", "--network", "none", "busybox", "true"); err == nil {
+			fmt.Printf("%-58s %12s %12s\n", "berth run --rm --network none busybox true (median)", ms(d), "≤ 40 ms")
+		} else {
+			fmt.Printf("%-58s %12s %12s\n", "berth run --rm --network none busybox true (median)", "error", "≤ 40 ms")
+			fmt.Fprintln(os.Stderr, err)
+		}
+		if d, err := median("docker", "run", "--rm", "--network", "none", "busybox", "true"); err == nil {
+			fmt.Printf("%-58s %12s %12s\n", "docker CLI → berth: run --rm --network none busybox true", ms(d), "(reference)")
+		}
+		if d, err := median(bin, "run", "--rm", "busybox", "true"); err == nil {
+			fmt.Printf("%-58s %12s %12s\n", "berth run --rm busybox true, default bridge (median)", ms(d), "≤ 55 ms")
+		} else {
+			fmt.Fprintln(os.Stderr, err)
 		}
 	}
-	fmt.Printf("%-58s %12s %12s\n", "20 sequential run -d (total)", ms(time.Since(start)), "≤ 800 ms")
-	time.Sleep(500 * time.Millisecond)
-	busyRSS := rssKB(daemon.Process.Pid)
-	shims := 0
-	shimRSS := 0
-	for _, pid := range pidsMatching(filepath.Join(dir, "exec")) {
-		shims++
-		// PSS: the shims share the berth binary's pages; count each
-		// process's proportional share rather than every shared page.
-		shimRSS += pssKB(pid)
+	if want("ports") {
+		if err := benchPublishedPorts(bin, env); err != nil {
+			fmt.Fprintln(os.Stderr, "published port figures:", err)
+		}
 	}
-	fmt.Printf("%-58s %12s %12s\n", "daemon RSS, idle", mb(idleRSS), "≤ 40 MB")
-	if shims > 0 {
-		per := (busyRSS - idleRSS + shimRSS) / 20
-		fmt.Printf("%-58s %12s %12s\n", "extra memory per running container (daemon RSS growth + shim PSS)", mb(per), "≤ 3 MB")
+	if want("containers") {
+		start := time.Now()
+		for i := 0; i < 20; i++ {
+			if err := cmd(bin, "run", "-d", "--network", "none", "busybox", "sleep", "1000"); err != nil {
+				return err
+			}
+		}
+		fmt.Printf("%-58s %12s %12s\n", "20 sequential run -d (total)", ms(time.Since(start)), "≤ 800 ms")
+		time.Sleep(500 * time.Millisecond)
+		busyRSS := rssKB(daemon.Process.Pid)
+		shims := 0
+		shimRSS := 0
+		for _, pid := range pidsMatching(filepath.Join(dir, "exec")) {
+			shims++
+			// PSS: the shims share the berth binary's pages; count each
+			// process's proportional share rather than every shared page.
+			shimRSS += pssKB(pid)
+		}
+		fmt.Printf("%-58s %12s %12s\n", "daemon RSS, idle", mb(idleRSS), "≤ 40 MB")
+		if shims > 0 {
+			per := (busyRSS - idleRSS + shimRSS) / 20
+			fmt.Printf("%-58s %12s %12s\n", "extra memory per running container (daemon RSS growth + shim PSS)", mb(per), "≤ 3 MB")
+		}
 	}
-	if err := benchRegistry(bin, env, cmd, dir); err != nil {
-		fmt.Fprintln(os.Stderr, "registry figures:", err)
+	if want("registry") {
+		if err := benchRegistry(bin, env, cmd, dir); err != nil {
+			fmt.Fprintln(os.Stderr, "registry figures:", err)
+		}
 	}
-	if err := benchBuild(cmd, dir); err != nil {
-		fmt.Fprintln(os.Stderr, "build bench:", err)
+	if want("build") {
+		if err := benchBuild(cmd, dir); err != nil {
+			fmt.Fprintln(os.Stderr, "build bench:", err)
+		}
+	}
+	if want("swarm") {
+		if err := benchSwarm(bin, env, dir, daemon.Process.Pid); err != nil {
+			fmt.Fprintln(os.Stderr, "swarm figures:", err)
+		}
+	}
+	if want("visualizer") {
+		if err := benchVisualizer(bin, env); err != nil {
+			fmt.Fprintln(os.Stderr, "visualizer figures:", err)
+		}
+	}
+	if want("machine") {
+		if err := benchMachine(bin); err != nil {
+			fmt.Fprintln(os.Stderr, "machine figures:", err)
+		}
+	}
+	if want("stack") {
+		if err := benchStack(bin); err != nil {
+			fmt.Fprintln(os.Stderr, "stack figures:", err)
+		}
 	}
 	out, _ := exec.Command("docker", "-H", host, "ps", "-aq").Output()
 	if ids := strings.Fields(string(out)); len(ids) > 0 {

@@ -31,6 +31,8 @@ import (
 
 	"github.com/berth-project/berth/daemon/logger/jsonfile"
 	"github.com/berth-project/berth/daemon/runtime"
+
+	"github.com/berth-project/berth/internal/rlimit"
 )
 
 // Main runs the shim for the container whose runtime dir is args[0]. File
@@ -58,8 +60,41 @@ func Main(args []string) int {
 		return 1
 	}
 	writeReady(ready, runtime.Response{Pid: s.pid})
+	go s.exitWhenOrphaned()
 	s.serve()
 	return 0
+}
+
+// orphanPoll is how often a shim whose container exited checks that its
+// socket is still the one at its path.
+const orphanPoll = 200 * time.Millisecond
+
+// exitWhenOrphaned ends the shim once its container has exited and its
+// socket is gone from its path (removed, or replaced by another shim's):
+// the runtime forgot the container without a delete reaching the shim, so
+// no one can ever ask it for anything again. A shim whose socket is still
+// there stays, with the exit status, for the daemon (live restore).
+func (s *shim) exitWhenOrphaned() {
+	<-s.exited
+	for {
+		if cur, err := os.Stat(s.cfg.Socket); err != nil || !os.SameFile(s.sock, cur) {
+			break
+		}
+		time.Sleep(orphanPoll)
+	}
+	s.log.Info("socket gone after exit: runtime state was removed, exiting")
+	// The runtime's clean-up may have run before the process was reaped,
+	// when the container could not be destroyed yet. Destroy it now, if
+	// the state under the ID is still this shim's container (and not that
+	// of a later one with the same ID).
+	if c, err := libcontainer.Load(s.cfg.StateRoot, s.cfg.ID); err == nil {
+		if st, err := c.State(); err == nil && st.InitProcessPid == s.pid {
+			if err := c.Destroy(); err != nil {
+				s.log.Warn("destroy container", "err", err)
+			}
+		}
+	}
+	os.Exit(0)
 }
 
 // awaitDir reads the container dir a standby shim is given, then moves
@@ -111,6 +146,7 @@ type shim struct {
 	proc *libcontainer.Process
 	pid  int
 	l    net.Listener
+	sock os.FileInfo // the socket file as created, to tell it is still ours
 	logw *jsonfile.Writer
 
 	console *os.File // pty master with a tty
@@ -150,6 +186,10 @@ func newShim(dir string, log *slog.Logger) (*shim, error) {
 		return nil, fmt.Errorf("shim listen: %w", err)
 	}
 	_ = os.Chmod(s.cfg.Socket, 0o600)
+	if s.sock, err = os.Stat(s.cfg.Socket); err != nil {
+		s.l.Close()
+		return nil, fmt.Errorf("shim listen: %w", err)
+	}
 	ctr, err := libcontainer.Create(s.cfg.StateRoot, s.cfg.ID, lcfg)
 	if err != nil {
 		s.l.Close()
@@ -252,19 +292,10 @@ func (s *shim) fail(err error) error {
 	return err
 }
 
-var rlimitNames = map[string]int{
-	"RLIMIT_CPU": unix.RLIMIT_CPU, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_DATA": unix.RLIMIT_DATA,
-	"RLIMIT_STACK": unix.RLIMIT_STACK, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_RSS": unix.RLIMIT_RSS,
-	"RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK,
-	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
-	"RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO,
-	"RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
-}
-
 func rlimits(in []specs.POSIXRlimit) []configs.Rlimit {
 	var out []configs.Rlimit
 	for _, r := range in {
-		if t, ok := rlimitNames[r.Type]; ok {
+		if t, ok := rlimit.Resource(r.Type); ok {
 			out = append(out, configs.Rlimit{Type: t, Hard: r.Hard, Soft: r.Soft})
 		}
 	}

@@ -49,16 +49,18 @@ func hasNS(s *specs.Spec, typ specs.LinuxNamespaceType) (specs.LinuxNamespace, b
 	return specs.LinuxNamespace{}, false
 }
 
+// denies reports whether the profile refuses name: no rule allows it
+// unconditionally (the default action is ERRNO).
 func denies(s *specs.Spec, name string) bool {
 	if s.Linux.Seccomp == nil {
 		return false
 	}
 	for _, sc := range s.Linux.Seccomp.Syscalls {
-		if sc.Action == specs.ActErrno && slices.Contains(sc.Names, name) {
-			return true
+		if sc.Action == specs.ActAllow && len(sc.Args) == 0 && slices.Contains(sc.Names, name) {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 func TestGenerateBehaviour(t *testing.T) {
@@ -295,7 +297,7 @@ func TestGenerateBehaviour(t *testing.T) {
 			if cfg.Rootfs != root || cfg.Cgroups.Path != "/berth-test/abc" {
 				t.Errorf("config rootfs %q cgroup %q", cfg.Rootfs, cfg.Cgroups.Path)
 			}
-			if !o.Privileged && !o.SeccompUnconfined && (cfg.Seccomp == nil || cfg.Seccomp.DefaultAction != configs.Allow) {
+			if !o.Privileged && !o.SeccompUnconfined && (cfg.Seccomp == nil || cfg.Seccomp.DefaultAction != configs.Errno) {
 				t.Errorf("seccomp = %+v", cfg.Seccomp)
 			}
 		})
@@ -400,7 +402,7 @@ func TestMergeEnv(t *testing.T) {
 
 func TestDefaultSeccomp(t *testing.T) {
 	s := DefaultSeccomp()
-	if s.DefaultAction != specs.ActAllow || len(s.Architectures) != 3 {
+	if s.DefaultAction != specs.ActErrno || s.DefaultErrnoRet == nil || *s.DefaultErrnoRet != 1 || len(s.Architectures) != 3 {
 		t.Fatalf("profile = %+v", s)
 	}
 	if _, err := specconv.SetupSeccomp(s); err != nil {

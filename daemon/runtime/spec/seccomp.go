@@ -1,64 +1,69 @@
 package spec
 
 import (
-	"slices"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
-// gatedSyscalls are refused with EPERM in unprivileged containers: they
-// load code into or reconfigure the host kernel, or reach across the
-// container boundary. Each is allowed again when the container is granted
-// the capability it is keyed by (e.g. --cap-add SYS_ADMIN allows mount),
-// as Docker's profile does. Everything else is allowed; capabilities gate
-// the rest. This is a denylist of our own, not Docker's allowlist.
-var gatedSyscalls = map[string][]string{
-	"": { // never allowed unprivileged
-		"create_module", "get_kernel_syms", "query_module", "kexec_file_load", "kexec_load",
-		"keyctl", "add_key", "request_key", "nfsservctl", "uselib", "userfaultfd", "ustat",
-		"sysfs", "_sysctl", "vm86", "vm86old",
-	},
-	"CAP_SYS_ADMIN": {
-		"mount", "umount", "umount2", "unshare", "setns", "pivot_root", "fsconfig", "fsmount",
-		"fsopen", "fspick", "move_mount", "open_tree", "quotactl", "quotactl_fd",
-		"name_to_handle_at", "lookup_dcookie", "bpf", "perf_event_open", "swapon", "swapoff",
-	},
-	"CAP_SYS_MODULE":      {"init_module", "finit_module", "delete_module"},
-	"CAP_SYS_BOOT":        {"reboot"},
-	"CAP_SYS_TIME":        {"settimeofday", "stime", "clock_settime", "clock_adjtime"},
-	"CAP_SYS_PACCT":       {"acct"},
-	"CAP_SYS_RAWIO":       {"iopl", "ioperm"},
-	"CAP_SYS_PTRACE":      {"kcmp", "process_vm_readv", "process_vm_writev"},
-	"CAP_SYS_NICE":        {"mbind", "get_mempolicy", "set_mempolicy", "move_pages"},
-	"CAP_SYSLOG":          {"syslog"},
-	"CAP_DAC_READ_SEARCH": {"open_by_handle_at"},
+// Generator builds runtime specs. It holds berth's default seccomp profile,
+// built once for the default capability set when the Generator is made;
+// the variant for another capability set is built the first time a
+// container asks for it and kept. The daemon keeps one Generator.
+//
+// The profiles it puts in specs are shared between containers: callers
+// must not modify a generated spec's Linux.Seccomp.
+type Generator struct {
+	kernel kernelVersion // the host kernel, for minKernel in custom profiles
+
+	mu sync.Mutex
+	// profiles is the default profile by granted capSyscalls capabilities:
+	// at most 2^len(capSyscalls) entries, usually a handful.
+	profiles map[capMask]*specs.LinuxSeccomp
 }
 
-// seccompFor is the default profile adjusted for the granted capabilities.
-func seccompFor(caps []string) *specs.LinuxSeccomp {
-	var denied []string
-	for c, names := range gatedSyscalls {
-		if c != "" && slices.Contains(caps, c) {
-			continue
-		}
-		denied = append(denied, names...)
+// NewGenerator makes a Generator, building the default seccomp profile.
+func NewGenerator() *Generator {
+	g := &Generator{kernel: hostKernel(), profiles: map[capMask]*specs.LinuxSeccomp{}}
+	m := maskOf(DefaultCapabilities())
+	g.profiles[m] = buildDefaultSeccomp(m)
+	return g
+}
+
+// hostKernel is the running kernel's version, or 0.0.0 when it cannot be
+// read (then no minKernel condition holds).
+func hostKernel() kernelVersion {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return kernelVersion{}
 	}
-	slices.Sort(denied)
-	eperm := uint(unix.EPERM)
-	return &specs.LinuxSeccomp{
-		DefaultAction: specs.ActAllow,
-		Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32},
-		Syscalls: []specs.LinuxSyscall{{
-			Names:    denied,
-			Action:   specs.ActErrno,
-			ErrnoRet: &eperm,
-		}},
+	v, err := parseKernelVersion(unix.ByteSliceToString(u.Release[:]))
+	if err != nil {
+		return kernelVersion{}
 	}
+	return v
+}
+
+// seccomp is the profile for a container with caps: the custom profile
+// resolved for them, or the default one.
+func (g *Generator) seccomp(custom *SeccompProfile, caps []string) *specs.LinuxSeccomp {
+	if custom != nil {
+		return custom.resolve(caps, g.kernel)
+	}
+	m := maskOf(caps)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if s, ok := g.profiles[m]; ok {
+		return s
+	}
+	s := buildDefaultSeccomp(m)
+	g.profiles[m] = s
+	return s
 }
 
 // DefaultSeccomp is berth's default seccomp profile, for a container with
-// the default capability set.
+// the default capability set, built afresh.
 func DefaultSeccomp() *specs.LinuxSeccomp {
-	return seccompFor(DefaultCapabilities())
+	return buildDefaultSeccomp(maskOf(DefaultCapabilities()))
 }

@@ -1,7 +1,8 @@
 // Package spec turns a container's Docker-style settings into a complete
 // OCI runtime spec with Docker's security defaults: the default capability
 // set, masked and read-only /proc paths, a minimal /dev, a seccomp
-// denylist, and resource limits. --privileged lifts the restrictions.
+// allowlist modelled on Docker's (or a custom profile in Docker's format),
+// and resource limits. --privileged lifts the restrictions.
 package spec
 
 import (
@@ -14,6 +15,8 @@ import (
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/rlimit"
 )
 
 // Mount is one -v / --mount / --tmpfs mount, resolved to host paths.
@@ -42,6 +45,9 @@ type Options struct {
 
 	ReadonlyRootfs, Privileged, NoNewPrivileges, SeccompUnconfined bool
 	CapAdd, CapDrop                                                []string
+	// SeccompProfile replaces the default seccomp profile
+	// (--security-opt seccomp=PROFILE.json); nil keeps the default.
+	SeccompProfile *SeccompProfile
 
 	Mounts   []Mount
 	EtcFiles map[string]string // container path → host file
@@ -150,8 +156,14 @@ func capabilities(add, drop []string, privileged bool) ([]string, error) {
 	return out, nil
 }
 
-// Generate builds the spec.
+// Generate builds the spec with a fresh Generator, for one-off use; the
+// daemon keeps one Generator and calls its Generate.
 func Generate(o Options) (*specs.Spec, error) {
+	return NewGenerator().Generate(o)
+}
+
+// Generate builds the spec.
+func (g *Generator) Generate(o Options) (*specs.Spec, error) {
 	if len(o.Args) == 0 || o.Args[0] == "" {
 		return nil, errdefs.ErrInvalidArgument.WithMessage("no command specified")
 	}
@@ -205,7 +217,7 @@ func Generate(o Options) (*specs.Spec, error) {
 		},
 	}
 	for _, u := range o.Ulimits {
-		name := "RLIMIT_" + strings.ToUpper(u.Name)
+		name := rlimit.SpecType(u.Name)
 		replaced := false
 		for i := range s.Process.Rlimits {
 			if s.Process.Rlimits[i].Type == name {
@@ -325,7 +337,7 @@ func Generate(o Options) (*specs.Spec, error) {
 		s.Linux.MaskedPaths = maskedPaths
 		s.Linux.ReadonlyPaths = readonlyPaths
 		if !o.SeccompUnconfined {
-			s.Linux.Seccomp = seccompFor(caps)
+			s.Linux.Seccomp = g.seccomp(o.SeccompProfile, caps)
 		}
 		s.Linux.Resources.Devices = defaultDeviceRules()
 	} else {

@@ -11,19 +11,14 @@ import (
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/rlimit"
 )
 
 const minMemory = 6 * 1024 * 1024
 
 func invalid(format string, args ...any) error {
 	return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf(format, args...))
-}
-
-// rlimitNames are the --ulimit names Docker accepts.
-var rlimitNames = map[string]bool{
-	"as": true, "core": true, "cpu": true, "data": true, "fsize": true, "locks": true,
-	"memlock": true, "msgqueue": true, "nice": true, "nofile": true, "nproc": true,
-	"rss": true, "rtprio": true, "rttime": true, "sigpending": true, "stack": true,
 }
 
 // validate checks the resource settings the way dockerd does, with its
@@ -66,7 +61,7 @@ func validate(o *Options) error {
 		return invalid("SHM size can not be less than 0")
 	}
 	for _, u := range o.Ulimits {
-		if !rlimitNames[strings.ToLower(u.Name)] {
+		if !rlimit.Known(strings.ToLower(u.Name)) {
 			return invalid("invalid ulimit type: %s", u.Name)
 		}
 		if u.Hard >= 0 && (u.Soft < 0 || u.Soft > u.Hard) {
