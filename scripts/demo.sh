@@ -25,7 +25,18 @@ BERTH=$PWD/bin/berth
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '+ %s\n' "$*"; "$@"; }
-fail() { echo "demo: $*" >&2; exit 1; }
+fail() {
+  echo "demo: $*" >&2
+  # In a test run, what the daemons said is the first thing to read.
+  if [ "$ASSERT" = 1 ]; then
+    for log in "$STATE"/machines/*/daemon.log; do
+      [ -f "$log" ] || continue
+      echo "--- the last lines of $log" >&2
+      tail -40 "$log" >&2
+    done
+  fi
+  exit 1
+}
 
 if [ "$(id -u)" != 0 ]; then fail "run as root (containers, networks and debootstrap need it)"; fi
 mkdir -p "$STATE"
@@ -211,8 +222,16 @@ if [ "${DEMO_SWARM:-1}" = 1 ]; then
   waitfor "the stack to run again" converged 3
   # A replica that has just started may not listen yet (no healthcheck
   # gates it, as in Docker without one): retry a refused connection.
-  page=$(curl -fs --max-time 10 --retry 30 --retry-connrefused --retry-delay 1 "http://$IP2/") || fail "http://$IP2/ did not answer after the redeploy"
-  v=$(visits "$page")
+  # Redis itself may still be loading its append-only file: the app then
+  # answers "cannot connect to Redis" (as it does on Docker); ask again.
+  v=""
+  for _ in $(seq 30); do
+    page=$(curl -fs --max-time 10 --retry 30 --retry-connrefused --retry-delay 1 "http://$IP2/") || fail "http://$IP2/ did not answer after the redeploy"
+    v=$(visits "$page")
+    [ -n "$v" ] && break
+    sleep 1
+  done
+  [ -n "$v" ] || fail "the app never reached Redis after the redeploy: $page"
   printf '+ curl http://%s/   ->  visits %s\n' "$IP2" "$v"
   if [ "$ASSERT" = 1 ]; then
     [ "$v" -gt "$last" ] || fail "the count restarted after stack rm + deploy ($last, then $v)"

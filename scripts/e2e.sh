@@ -3,7 +3,7 @@
 # must be a cache hit; cleans up whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-trap './scripts/demo-clean.sh >/dev/null 2>&1 || true' EXIT
+trap '[ -n "${E2E_KEEP:-}" ] || ./scripts/demo-clean.sh >/dev/null 2>&1 || true' EXIT
 DEMO_ASSERT=1 DEMO_PORT=${DEMO_PORT:-4000} ./scripts/demo.sh
 out=$(BERTH_HOST=unix:///run/berth/berth.sock bin/berth image bootstrap debian:bookworm)
 echo "$out"
