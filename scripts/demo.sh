@@ -29,6 +29,9 @@ fail() {
   echo "demo: $*" >&2
   # In a test run, what the daemons said is the first thing to read.
   if [ "$ASSERT" = 1 ]; then
+    if [ -n "${BERTH_MACHINE_STORAGE_PATH:-}" ] && [ -d "$STATE/machines/myvm1" ]; then
+      "$BERTH" machine ssh myvm1 "docker node ls; docker stack ps --no-trunc getstartedlab" >&2 2>&1 || true
+    fi
     for log in "$STATE"/machines/*/daemon.log; do
       [ -f "$log" ] || continue
       echo "--- the last lines of $log" >&2
