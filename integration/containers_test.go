@@ -328,3 +328,80 @@ func TestHostileImports(t *testing.T) {
 	}
 	_ = hexID
 }
+
+// TestPipedStdin is `cat script | docker run -i …`: the client's end of
+// stdin closes only the container's stdin, and the output that follows it
+// still arrives — through the docker CLI, the berth CLI and docker-py.
+func TestPipedStdin(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	cases := []struct {
+		name  string
+		stdin string
+		args  []string
+		want  string
+	}{
+		{"cat echoes", "x\n", []string{"run", "--rm", "-i", "busybox", "cat"}, "x\n"},
+		{"stdin empty", "", []string{"run", "--rm", "-i", "busybox", "echo", "hi"}, "hi\n"},
+		{"output after eof", "x\n", []string{"run", "--rm", "-i", "busybox", "sh", "-c", "echo early; cat; sleep 0.5; echo after-eof"}, "early\nx\nafter-eof\n"},
+		{"script on stdin", "echo one\necho two >&2\nexit 4\n", []string{"run", "--rm", "-i", "busybox", "sh"}, "one\n"},
+	}
+	for _, client := range []string{"docker", d.Bin()} {
+		for _, c := range cases {
+			t.Run(filepath.Base(client)+"/"+c.name, func(t *testing.T) {
+				r := d.Run(strings.NewReader(c.stdin), 30*time.Second, client, c.args...)
+				if r.Stdout != c.want {
+					t.Errorf("stdout %q, want %q (%s)", r.Stdout, c.want, r)
+				}
+				if c.name == "script on stdin" && (r.Code != 4 || r.Stderr != "two\n") {
+					t.Errorf("exit %d, stderr %q; want 4, %q", r.Code, r.Stderr, "two\n")
+				}
+			})
+		}
+	}
+
+	// docker start -ai of a created container.
+	d.MustDocker("create", "-i", "--name", "startai", "busybox", "sh", "-c", "cat; echo after")
+	if r := d.Run(strings.NewReader("x\n"), 30*time.Second, "docker", "start", "-ai", "startai"); r.Stdout != "x\nafter\n" {
+		t.Errorf("start -ai: %s", r)
+	}
+	// docker attach to a running one. Its stdin was opened by run -d -i,
+	// not for one client (no StdinOnce): the client's EOF leaves it open,
+	// as on Docker, so the process reads a line rather than to the end.
+	d.MustDocker("run", "-d", "-i", "--name", "attached", "busybox", "sh", "-c", "read l; echo got $l; sleep 0.5; echo after")
+	if r := d.Run(strings.NewReader("y\n"), 30*time.Second, "docker", "attach", "attached"); r.Stdout != "got y\nafter\n" {
+		t.Errorf("attach: %s", r)
+	}
+
+	// docker-py's attach socket: write, half-close, read to the end.
+	if err := exec.Command("python3", "-c", "import docker").Run(); err != nil {
+		return
+	}
+	script := `
+import docker, sys, socket
+c = docker.DockerClient(base_url=sys.argv[1])
+ct = c.containers.create("busybox", "sh -c 'cat; sleep 0.5; echo after'", stdin_open=True)
+s = ct.attach_socket(params={"stdin": 1, "stdout": 1, "stream": 1})
+ct.start()
+s._sock.sendall(b"z\n")
+s._sock.shutdown(socket.SHUT_WR)
+out = b""
+while True:
+    b = s._sock.recv(4096)
+    if not b:
+        break
+    out += b
+ct.wait()
+ct.remove()
+# Drop the 8-byte stream headers.
+i, text = 0, b""
+while i + 8 <= len(out):
+    n = int.from_bytes(out[i+4:i+8], "big")
+    text += out[i+8:i+8+n]
+    i += 8 + n
+sys.stdout.write(text.decode())
+`
+	if r := d.Run(nil, 60*time.Second, "python3", "-c", script, d.Host()); r.Code != 0 || r.Stdout != "z\nafter\n" {
+		t.Errorf("docker-py attach socket: %s", r)
+	}
+}

@@ -196,6 +196,7 @@ type lazyHijack struct {
 	done bool
 	conn net.Conn
 	rw   *bufio.ReadWriter
+	in   *connReader
 	cw   *connWriter
 	mw   *muxWriter
 }
@@ -207,6 +208,7 @@ func (h *lazyHijack) ready() error {
 		h.done = true
 		h.conn, h.rw, h.err = h.s.hijack(h.w, h.r, h.tty)
 		if h.err == nil {
+			h.in = &connReader{buf: h.rw.Reader, conn: h.conn}
 			h.cw = newConnWriter(h.r, h.rw)
 			h.mw = &muxWriter{w: h.cw}
 		}
@@ -226,7 +228,24 @@ func (l lazyReader) Read(p []byte) (int, error) {
 	if err := l.h.ready(); err != nil {
 		return 0, err
 	}
-	return l.h.rw.Read(p)
+	return l.h.in.Read(p)
+}
+
+// connReader reads a hijacked connection's client bytes: what net/http
+// had buffered, then the connection itself. Reading through net/http's
+// buffer past its end would cancel the request's context at the client's
+// half-close (net/http treats a read error there as the client going
+// away), and with it the output still to come.
+type connReader struct {
+	buf  *bufio.Reader
+	conn net.Conn
+}
+
+func (c *connReader) Read(p []byte) (int, error) {
+	if c.buf.Buffered() > 0 {
+		return c.buf.Read(p[:min(len(p), c.buf.Buffered())])
+	}
+	return c.conn.Read(p)
 }
 
 // lazyWriter writes one stream: 0 is the raw tty stream, 1 and 2 are
@@ -275,7 +294,7 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) error {
 	cw := newConnWriter(r, rw)
 	opts := ExecStartOptions{ConsoleSize: req.ConsoleSize}
 	if ins.OpenStdin {
-		opts.Stdin = rw.Reader
+		opts.Stdin = &connReader{buf: rw.Reader, conn: conn}
 	}
 	if tty {
 		opts.Stdout, opts.Stderr = cw, cw

@@ -249,6 +249,9 @@ func (d *Daemon) HTTPClient() *http.Client {
 	}}
 }
 
+// Bin is the berth binary under test.
+func (d *Daemon) Bin() string { return d.bin }
+
 // Host is the daemon address for DOCKER_HOST / BERTH_HOST.
 func (d *Daemon) Host() string { return "unix://" + d.Socket }
 
