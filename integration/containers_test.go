@@ -405,3 +405,42 @@ sys.stdout.write(text.decode())
 		t.Errorf("docker-py attach socket: %s", r)
 	}
 }
+
+// TestEverydayOutputs covers one-liners people copy: kill then rm, the
+// default bridge's address at the top of NetworkSettings, and inspect of
+// a name that is nothing.
+func TestEverydayOutputs(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+
+	// kill returns once the container is dead, children and all.
+	for i := 0; i < 5; i++ {
+		name := "k" + strconv.Itoa(i)
+		d.MustDocker("run", "-d", "--name", name, "busybox", "sh", "-c", "sleep 100 & sleep 100 & wait")
+		d.MustDocker("kill", name)
+		if r := d.Docker("rm", name); r.Code != 0 {
+			t.Fatalf("rm right after kill: %s", r)
+		}
+	}
+
+	d.MustDocker("run", "-d", "--name", "n1", "busybox", "sleep", "100")
+	got := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.NetworkSettings.IPAddress}}|{{.NetworkSettings.Gateway}}|{{.NetworkSettings.MacAddress}}|{{.NetworkSettings.IPPrefixLen}}", "n1"))
+	want := strings.TrimSpace(d.MustDocker("inspect", "-f", `{{with index .NetworkSettings.Networks "bridge"}}{{.IPAddress}}|{{.Gateway}}|{{.MacAddress}}|{{.IPPrefixLen}}{{end}}`, "n1"))
+	if got != want || strings.HasPrefix(got, "|") {
+		t.Errorf("NetworkSettings top level %q, bridge endpoint %q", got, want)
+	}
+	d.MustDocker("network", "create", "usernet")
+	d.MustDocker("run", "-d", "--name", "n2", "--network", "usernet", "busybox", "sleep", "100")
+	if got := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "n2")); got != "" {
+		t.Errorf("a user-network container's top-level IPAddress = %q, want empty (as Docker)", got)
+	}
+	d.MustDocker("rm", "-f", "n1", "n2")
+	d.MustDocker("network", "rm", "usernet")
+
+	if r := d.Docker("inspect", "nosuchthing"); r.Code == 0 || !strings.Contains(r.Stderr, "No such object: nosuchthing") {
+		t.Errorf("inspect of nothing: %s", r)
+	}
+	if out := strings.TrimSpace(d.MustDocker("plugin", "ls", "-q")); out != "" {
+		t.Errorf("plugin ls = %q", out)
+	}
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -53,8 +54,48 @@ func (s *Server) containerInspect(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	if c != nil && c.NetworkSettings != nil && versionLess(apiVersion(r), "1.52") {
+		writeJSON(w, 200, withLegacyNetworkFields(c))
+		return nil
+	}
 	writeJSON(w, 200, c)
 	return nil
+}
+
+// legacyInspect is a container's inspect answer for API versions before
+// 1.52, whose NetworkSettings also carry the default bridge network's
+// endpoint at the top level (`{{.NetworkSettings.IPAddress}}`), as
+// Docker's do; empty when the container is not on that network.
+type legacyInspect struct {
+	*apicontainer.InspectResponse
+	NetworkSettings legacyNetworkSettings
+}
+
+type legacyNetworkSettings struct {
+	*apicontainer.NetworkSettings
+	EndpointID          string
+	Gateway             string
+	GlobalIPv6Address   string
+	GlobalIPv6PrefixLen int
+	IPAddress           string
+	IPPrefixLen         int
+	IPv6Gateway         string
+	MacAddress          string
+}
+
+func withLegacyNetworkFields(c *apicontainer.InspectResponse) legacyInspect {
+	ns := legacyNetworkSettings{NetworkSettings: c.NetworkSettings}
+	if ep := c.NetworkSettings.Networks["bridge"]; ep != nil {
+		ns.EndpointID = ep.EndpointID
+		ns.IPPrefixLen, ns.GlobalIPv6PrefixLen = ep.IPPrefixLen, ep.GlobalIPv6PrefixLen
+		ns.MacAddress = ep.MacAddress.String()
+		for dst, a := range map[*string]netip.Addr{&ns.Gateway: ep.Gateway, &ns.IPAddress: ep.IPAddress, &ns.IPv6Gateway: ep.IPv6Gateway, &ns.GlobalIPv6Address: ep.GlobalIPv6Address} {
+			if a.IsValid() {
+				*dst = a.String()
+			}
+		}
+	}
+	return legacyInspect{InspectResponse: c, NetworkSettings: ns}
 }
 
 func timeoutQuery(r *http.Request) (*int, error) {

@@ -189,12 +189,23 @@ func (s *Server) routes() {
 	// Swarm mode (swarm.go).
 	s.swarmRoutes(h)
 
+	// Plugins: berth runs none (its drivers are built in), so the list is
+	// empty and every name is unknown — which `docker inspect NAME` needs,
+	// as it asks for a plugin last. Installing one stays a 501 below.
+	h("GET /plugins", func(w http.ResponseWriter, r *http.Request) error {
+		writeJSON(w, 200, []struct{}{})
+		return nil
+	})
+	h("GET /plugins/{name}/json", func(w http.ResponseWriter, r *http.Request) error {
+		return &statusError{http.StatusNotFound, fmt.Sprintf("plugin %q not found", r.PathValue("name"))}
+	})
+
 	// Known Docker endpoints berth does not serve yet: a clear 501 rather
 	// than a 404 that reads like a client bug.
 	for _, p := range []string{
 		"POST /containers/{id}/update", "GET /containers/{id}/attach/ws", "GET /system/df",
 		"GET /images/search", "POST /session",
-		"POST /build/prune", "GET /plugins", "/plugins/",
+		"POST /build/prune", "/plugins/",
 	} {
 		h(p, func(w http.ResponseWriter, r *http.Request) error {
 			return &statusError{http.StatusNotImplemented, fmt.Sprintf("%s %s is not implemented by berth yet", r.Method, r.URL.Path)}

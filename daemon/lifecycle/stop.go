@@ -155,6 +155,12 @@ func (m *Manager) Kill(ctx context.Context, name string, signal string) error {
 	if !IsRunning(c) {
 		return errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot kill container: %s: container %s is not running", name, c.ID))
 	}
+	// After SIGKILL the call returns once the container is dead, as
+	// Docker's does: `docker kill c; docker rm c` must not find it running.
+	var exited <-chan apicontainer.WaitResponse
+	if sig == syscall.SIGKILL {
+		exited = c.Wait(context.WithoutCancel(ctx), apicontainer.WaitConditionNotRunning)
+	}
 	if err := m.signal(c, sig); err != nil {
 		if errors.Is(err, errNotRunning) {
 			return errdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot kill container: %s: container %s is not running", name, c.ID))
@@ -164,8 +170,21 @@ func (m *Manager) Kill(ctx context.Context, name string, signal string) error {
 	attrs := ContainerAttrs(c)
 	attrs["signal"] = fmt.Sprint(int(sig))
 	m.emit(events.ContainerEventType, events.ActionKill, c.ID, attrs)
+	if exited != nil {
+		select {
+		case <-exited:
+		case <-time.After(killWait):
+			m.log.Warn("container still running after SIGKILL", "id", c.ID, "waited", killWait)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	return nil
 }
+
+// killWait bounds how long kill waits for a SIGKILLed container to die
+// (a process in uninterruptible sleep can outlive the signal).
+const killWait = 10 * time.Second
 
 // Pause is the lifecycle side of api/backend's ContainerPause.
 func (m *Manager) Pause(ctx context.Context, name string) error {

@@ -1,0 +1,42 @@
+package server
+
+import (
+	"encoding/json"
+	"net/netip"
+	"strings"
+	"testing"
+
+	apicontainer "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+)
+
+func TestLegacyNetworkFields(t *testing.T) {
+	mac := network.HardwareAddr{0x02, 0x42, 0xac, 0x11, 0x00, 0x02}
+	for _, tc := range []struct {
+		name string
+		nets map[string]*network.EndpointSettings
+		want []string
+	}{
+		{"default bridge", map[string]*network.EndpointSettings{"bridge": {
+			EndpointID: "ep1", IPAddress: netip.MustParseAddr("172.17.0.2"), Gateway: netip.MustParseAddr("172.17.0.1"), IPPrefixLen: 16, MacAddress: mac,
+		}}, []string{`"IPAddress":"172.17.0.2"`, `"Gateway":"172.17.0.1"`, `"IPPrefixLen":16`, `"MacAddress":"02:42:ac:11:00:02"`, `"EndpointID":"ep1"`, `"IPv6Gateway":""`}},
+		{"user network only", map[string]*network.EndpointSettings{"u": {IPAddress: netip.MustParseAddr("10.1.0.2")}},
+			[]string{`"IPAddress":""`, `"Gateway":""`, `"Networks":{"u":`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &apicontainer.InspectResponse{NetworkSettings: &apicontainer.NetworkSettings{Networks: tc.nets}}
+			b, err := json.Marshal(withLegacyNetworkFields(c))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(b), w) {
+					t.Errorf("%s lacks %s", b, w)
+				}
+			}
+			if strings.Count(string(b), `"NetworkSettings"`) != 1 {
+				t.Errorf("NetworkSettings twice: %s", b)
+			}
+		})
+	}
+}
