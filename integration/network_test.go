@@ -250,6 +250,11 @@ func TestUserNetworksDNSAndIsolation(t *testing.T) {
 	if r := d.Docker("exec", "b", "ping", "-c", "1", "-W", "2", "cee"); r.Code != 0 {
 		t.Errorf("ping cee after connect: %s", r)
 	}
+	// c's resolver (on other's gateway) now answers for webnet's names too,
+	// as Docker's does for all of a container's networks.
+	if r := d.Docker("exec", "c", "nslookup", "b"); r.Code != 0 || !strings.Contains(r.Stdout, bIP) {
+		t.Errorf("c resolving b on its second network: %s", r)
+	}
 	var insp []struct {
 		Containers map[string]struct{ Name, IPv4Address string }
 	}
@@ -262,6 +267,9 @@ func TestUserNetworksDNSAndIsolation(t *testing.T) {
 	d.MustDocker("network", "disconnect", "webnet", "c")
 	if r := d.Docker("exec", "b", "ping", "-c", "1", "-W", "1", "cee"); r.Code == 0 {
 		t.Errorf("cee still reachable after disconnect")
+	}
+	if r := d.Docker("exec", "c", "nslookup", "b"); r.Code == 0 {
+		t.Errorf("c still resolves b after leaving webnet: %s", r)
 	}
 
 	// --internal: names work inside, nothing leaves.

@@ -64,7 +64,13 @@ func (m *Manager) writeEtcFiles(c *container.Container, sb *bnet.Sandbox) (map[s
 	}
 	var embedded netip.Addr
 	if sb != nil && len(sb.Endpoints) > 0 {
-		embedded = m.net.Nameserver(sb.Endpoints[0].NetworkID)
+		// The first network with an embedded resolver: it answers for
+		// all of the container's networks.
+		for _, ep := range sb.Endpoints {
+			if embedded = m.net.Nameserver(ep.NetworkID); embedded.IsValid() {
+				break
+			}
+		}
 		if !embedded.IsValid() && !hostHasReachableResolver() {
 			// The host's resolvers are on loopback, out of a container's
 			// reach: the default bridge's gateway forwards to them.

@@ -28,7 +28,9 @@ type dnsServer struct {
 type resolver struct {
 	log       *slog.Logger
 	network   string
-	lookup    func(name string) []netip.Addr
+	// lookup resolves a name for the client (the querying container's
+	// address on this network).
+	lookup    func(client netip.Addr, name string) []netip.Addr
 	reverse   func(ip netip.Addr) string
 	upstreams func(client netip.Addr) []string
 	forward   bool // false on --internal networks
@@ -78,12 +80,18 @@ func (r *resolver) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 		_ = w.WriteMsg(m)
 		return
 	}
+	var client netip.Addr
+	if a, ok := w.RemoteAddr().(*net.UDPAddr); ok {
+		client, _ = netip.AddrFromSlice(a.IP.To4())
+	} else if a, ok := w.RemoteAddr().(*net.TCPAddr); ok {
+		client, _ = netip.AddrFromSlice(a.IP.To4())
+	}
 	qq := q.Question[0]
 	name := strings.TrimSuffix(strings.ToLower(qq.Name), ".")
 	if qq.Qclass == dns.ClassINET {
 		switch qq.Qtype {
 		case dns.TypeA, dns.TypeAAAA:
-			if ips := r.lookup(name); len(ips) > 0 {
+			if ips := r.lookup(client, name); len(ips) > 0 {
 				m := new(dns.Msg)
 				m.SetReply(q)
 				m.Authoritative = true
@@ -113,12 +121,6 @@ func (r *resolver) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 				}
 			}
 		}
-	}
-	var client netip.Addr
-	if a, ok := w.RemoteAddr().(*net.UDPAddr); ok {
-		client, _ = netip.AddrFromSlice(a.IP.To4())
-	} else if a, ok := w.RemoteAddr().(*net.TCPAddr); ok {
-		client, _ = netip.AddrFromSlice(a.IP.To4())
 	}
 	if r.forward {
 		proto := "udp"

@@ -29,7 +29,7 @@ func (r *recorder) Hijack()             {}
 func testResolver() *resolver {
 	return &resolver{
 		log: slog.New(slog.DiscardHandler), network: "webnet",
-		lookup: func(name string) []netip.Addr {
+		lookup: func(_ netip.Addr, name string) []netip.Addr {
 			if name == "web" || name == "alias" {
 				return []netip.Addr{netip.MustParseAddr("10.0.0.2")}
 			}

@@ -14,13 +14,10 @@ func (m *Manager) resolverFor(n *Network) *resolver {
 	id := n.ID
 	return &resolver{
 		log: m.log, network: n.Name, forward: !n.Internal,
-		lookup: func(name string) []netip.Addr {
-			if n.Default {
-				return nil // as Docker: no container names on the default bridge
-			}
+		lookup: func(client netip.Addr, name string) []netip.Addr {
 			m.mu.Lock()
 			defer m.mu.Unlock()
-			return m.lookupLocked(id, name)
+			return m.lookupForLocked(id, client, name)
 		},
 		reverse: func(ip netip.Addr) string {
 			m.mu.Lock()
@@ -55,6 +52,36 @@ func (m *Manager) resolverFor(n *Network) *resolver {
 			return hostResolvers(m.cfg.ResolvConf)
 		},
 	}
+}
+
+// lookupForLocked resolves name for the container at address client on
+// network id: among the endpoints of every user-defined network that
+// container is on (this one first, then in the order it joined them), as
+// Docker's resolver answers for all of a container's networks. A client
+// that is no container here (a swarm load balancer) gets this network's
+// names. The default bridge has no container names, as in Docker.
+func (m *Manager) lookupForLocked(id string, client netip.Addr, name string) []netip.Addr {
+	nets := []string{id}
+	for _, sb := range m.sandboxes {
+		if !slices.ContainsFunc(sb.Endpoints, func(ep *Endpoint) bool { return ep.NetworkID == id && ep.IP == client }) {
+			continue
+		}
+		for _, ep := range sb.Endpoints {
+			if ep.NetworkID != id {
+				nets = append(nets, ep.NetworkID)
+			}
+		}
+		break
+	}
+	for _, nid := range nets {
+		if n := m.networks[nid]; n == nil || n.Default {
+			continue
+		}
+		if addrs := m.lookupLocked(nid, name); len(addrs) > 0 {
+			return addrs
+		}
+	}
+	return nil
 }
 
 // lookupLocked resolves name among the endpoints of network id: container
