@@ -26,8 +26,8 @@ type dnsServer struct {
 // resolver answers for one network; lookup and upstreams come from the
 // manager (under its lock).
 type resolver struct {
-	log       *slog.Logger
-	network   string
+	log     *slog.Logger
+	network string
 	// lookup resolves a name for the client (the querying container's
 	// address on this network).
 	lookup    func(client netip.Addr, name string) []netip.Addr
