@@ -125,12 +125,18 @@ func (d *Daemon) NetworksPrune(ctx context.Context, f backend.Filters) (*network
 
 // NetworkConnect implements backend.Backend.
 func (d *Daemon) NetworkConnect(ctx context.Context, name string, req network.ConnectRequest) error {
-	return d.netAPI().Connect(ctx, name, req)
+	if err := d.netAPI().Connect(ctx, name, req); err != nil {
+		return err
+	}
+	return d.life.RefreshEtcFiles(ctx, req.Container)
 }
 
 // NetworkDisconnect implements backend.Backend.
 func (d *Daemon) NetworkDisconnect(ctx context.Context, name string, req network.DisconnectRequest) error {
-	return d.netAPI().Disconnect(ctx, name, req)
+	if err := d.netAPI().Disconnect(ctx, name, req); err != nil {
+		return err
+	}
+	return d.life.RefreshEtcFiles(ctx, req.Container)
 }
 
 // portSummaries renders NetworkSettings.Ports as `ps` shows them.

@@ -272,6 +272,20 @@ func TestUserNetworksDNSAndIsolation(t *testing.T) {
 		t.Errorf("c still resolves b after leaving webnet: %s", r)
 	}
 
+	// A default-bridge container connected to a user network: its
+	// resolv.conf now names that network's resolver, /etc/hosts its new
+	// address, and it resolves names there.
+	d.MustDocker("run", "-d", "--name", "plain", "busybox", "sleep", "1000")
+	d.MustDocker("network", "connect", "webnet", "plain")
+	plainIP := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.NetworkSettings.Networks.webnet.IPAddress}}", "plain"))
+	if hosts := d.MustDocker("exec", "plain", "cat", "/etc/hosts"); !strings.Contains(hosts, plainIP) {
+		t.Errorf("/etc/hosts after connect lacks %s:\n%s", plainIP, hosts)
+	}
+	if r := d.Docker("exec", "plain", "nslookup", "b"); r.Code != 0 || !strings.Contains(r.Stdout, bIP) {
+		t.Errorf("a default-bridge container connected to webnet resolving b: %s", r)
+	}
+	d.MustDocker("rm", "-f", "plain")
+
 	// --internal: names work inside, nothing leaves.
 	d.MustDocker("run", "-d", "--name", "s1", "--network", "sealed", "busybox", "sleep", "1000")
 	if r := d.Docker("run", "--rm", "--network", "sealed", "busybox", "ping", "-c", "1", "-W", "2", "s1"); r.Code != 0 {

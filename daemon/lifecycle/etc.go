@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -157,4 +158,27 @@ func resolvConf(embedded netip.Addr, dns []netip.Addr, search, options []string)
 		b.WriteString("nameserver 8.8.8.8\nnameserver 8.8.4.4\n")
 	}
 	return b.String()
+}
+
+// RefreshEtcFiles rewrites a running container's /etc/hosts and
+// /etc/resolv.conf after it joined or left a network (`network connect`,
+// `disconnect`): its new addresses appear in /etc/hosts and, when it had
+// no embedded resolver before (the default bridge), resolv.conf names the
+// new network's. The files are rewritten in place, so the container's bind
+// mounts see them at once.
+func (m *Manager) RefreshEtcFiles(ctx context.Context, name string) error {
+	c, err := m.containers.Get(name)
+	if err != nil {
+		return nil // gone meanwhile (a forced disconnect of a removed one): nothing to refresh
+	}
+	c.Lock()
+	running, host := c.State.Running, c.HostConfig.NetworkMode.IsHost()
+	c.Unlock()
+	if !running || host {
+		return nil
+	}
+	if _, err := m.writeEtcFiles(c, m.net.Sandbox(c.ID)); err != nil {
+		return fmt.Errorf("refresh /etc files of %s: %w", c.ID[:12], err)
+	}
+	return nil
 }
