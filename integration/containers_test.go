@@ -444,3 +444,45 @@ func TestEverydayOutputs(t *testing.T) {
 		t.Errorf("plugin ls = %q", out)
 	}
 }
+
+// TestDockerCompose1 drives Debian's docker-compose 1.29 (docker-py
+// underneath): up, a recreate after a change (it reads the image's
+// ContainerConfig), `run -T` with piped stdin, and down.
+func TestDockerCompose1(t *testing.T) {
+	if _, err := exec.LookPath("docker-compose"); err != nil {
+		t.Skip("docker-compose not installed")
+	}
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "docker-compose.yml")
+	write := func(cmd string) {
+		body := "version: \"3\"\nservices:\n  app:\n    image: busybox\n    command: " + cmd + "\n  tool:\n    image: busybox\n    command: sh -c 'cat; echo after'\n    profiles: [tools]\n"
+		if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compose := func(stdin string, args ...string) testenv.Result {
+		return d.Run(strings.NewReader(stdin), 90*time.Second, "docker-compose", append([]string{"-f", file, "-p", "c1"}, args...)...)
+	}
+	write("sleep 1000")
+	if r := compose("", "up", "-d"); r.Code != 0 {
+		t.Fatalf("up: %s", r)
+	}
+	write("sleep 999")
+	if r := compose("", "up", "-d"); r.Code != 0 || !strings.Contains(r.Stderr, "Recreating") {
+		t.Fatalf("up after a change (recreate): %s", r)
+	}
+	if cmd := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{join .Config.Cmd \" \"}}", "c1_app_1")); cmd != "sleep 999" {
+		t.Errorf("recreated container runs %q", cmd)
+	}
+	if r := compose("x\n", "run", "--rm", "-T", "tool"); r.Code != 0 || r.Stdout != "x\nafter\n" {
+		t.Errorf("run -T with piped stdin: %s", r)
+	}
+	if r := compose("", "down"); r.Code != 0 {
+		t.Fatalf("down: %s", r)
+	}
+	if out := strings.TrimSpace(d.MustDocker("ps", "-aq")); out != "" {
+		t.Errorf("containers left after down: %s", out)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	apicontainer "github.com/moby/moby/api/types/container"
+	apiimage "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/network"
 )
 
@@ -38,5 +39,36 @@ func TestLegacyNetworkFields(t *testing.T) {
 				t.Errorf("NetworkSettings twice: %s", b)
 			}
 		})
+	}
+}
+
+func TestLegacyImageInspect(t *testing.T) {
+	img := &apiimage.InspectResponse{ID: "sha256:x", Size: 42}
+	for _, tc := range []struct {
+		version string
+		has     []string
+		lacks   []string
+	}{
+		{"1.41", []string{"ContainerConfig", "Container", "VirtualSize", "Parent", "DockerVersion"}, nil},
+		{"1.44", []string{"ContainerConfig", "Parent"}, []string{"VirtualSize"}},
+		{"1.51", []string{"ContainerConfig", "DockerVersion"}, []string{"VirtualSize"}},
+	} {
+		out, err := legacyImageInspect(img, tc.version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range tc.has {
+			if _, ok := out[k]; !ok {
+				t.Errorf("%s: no %s", tc.version, k)
+			}
+		}
+		for _, k := range tc.lacks {
+			if _, ok := out[k]; ok {
+				t.Errorf("%s: has %s", tc.version, k)
+			}
+		}
+		if cc, ok := out["ContainerConfig"].(map[string]any); !ok || cc["Volumes"] != nil {
+			t.Errorf("%s: ContainerConfig = %v", tc.version, out["ContainerConfig"])
+		}
 	}
 }

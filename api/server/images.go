@@ -65,6 +65,14 @@ func (s *Server) imageGetDispatch(w http.ResponseWriter, r *http.Request) error 
 		if err != nil {
 			return err
 		}
+		if v := apiVersion(r); versionLess(v, "1.52") {
+			out, err := legacyImageInspect(img, v)
+			if err != nil {
+				return err
+			}
+			writeJSON(w, 200, out)
+			return nil
+		}
 		writeJSON(w, 200, img)
 	case strings.HasSuffix(p, "/history"):
 		h, err := s.b.ImageHistory(r.Context(), strings.TrimSuffix(p, "/history"))
@@ -184,4 +192,47 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, 201, map[string]string{"Id": id})
 	return nil
+}
+
+// legacyImageInspect adds the fields that older API versions had and
+// clients still read: Parent and DockerVersion (before 1.52),
+// VirtualSize (before 1.44), and Container and ContainerConfig. Docker
+// dropped those two at 1.45, but docker-compose 1.29 negotiates the
+// newest version and reads ContainerConfig.Volumes on every recreate (it
+// crashes on Docker 25+ for that), so berth keeps them below 1.52. Its
+// images have no building container: they are empty, as Docker's are for
+// images the classic builder did not make.
+func legacyImageInspect(img *apiimage.InspectResponse, version string) (map[string]any, error) {
+	b, err := json.Marshal(img)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, err
+	}
+	for _, k := range []string{"Parent", "DockerVersion", "Author", "Comment"} {
+		if _, ok := out[k]; !ok {
+			out[k] = ""
+		}
+	}
+	if _, ok := out["ContainerConfig"]; !ok {
+		out["Container"] = ""
+		out["ContainerConfig"] = emptyContainerConfig()
+	}
+	if versionLess(version, "1.44") {
+		out["VirtualSize"] = img.Size
+	}
+	return out, nil
+}
+
+// emptyContainerConfig is a container config with nothing set, in the
+// shape Docker gave an image's ContainerConfig.
+func emptyContainerConfig() map[string]any {
+	return map[string]any{
+		"Hostname": "", "Domainname": "", "User": "", "AttachStdin": false, "AttachStdout": false,
+		"AttachStderr": false, "Tty": false, "OpenStdin": false, "StdinOnce": false, "Env": nil,
+		"Cmd": nil, "Image": "", "Volumes": nil, "WorkingDir": "", "Entrypoint": nil, "OnBuild": nil,
+		"Labels": nil,
+	}
 }
