@@ -486,3 +486,60 @@ func TestDockerCompose1(t *testing.T) {
 		t.Errorf("containers left after down: %s", out)
 	}
 }
+
+// TestRunFlagsHonouredOrRefused: every run flag either works or is
+// refused with a clear error — none is accepted and dropped.
+func TestRunFlagsHonouredOrRefused(t *testing.T) {
+	d := testenv.StartDaemon(t)
+	d.ImportBusybox("busybox")
+	d.MustDocker("run", "-d", "--name", "base", "busybox", "sleep", "1000")
+
+	host, _ := os.Hostname()
+	honoured := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--oom-score-adj", "321", "busybox", "cat", "/proc/self/oom_score_adj"}, "321"},
+		{[]string{"--uts", "host", "busybox", "hostname"}, host},
+		{[]string{"--pid", "host", "busybox", "sh", "-c", "test $$ != 1 && test -d /proc/1 && echo host-pids"}, "host-pids"},
+		{[]string{"busybox", "sh", "-c", "echo $$"}, "1"},
+		{[]string{"--ipc", "private", "--cgroupns", "host", "busybox", "echo", "ok"}, "ok"},
+	}
+	for _, h := range honoured {
+		r := d.Docker(append([]string{"run", "--rm"}, h.args...)...)
+		if r.Code != 0 || strings.TrimSpace(r.Stdout) != h.want {
+			t.Errorf("run %v: want %q, got %s", h.args, h.want, r)
+		}
+	}
+
+	refused := []struct {
+		flags []string
+		msg   string
+	}{
+		{[]string{"--init"}, "--init is not supported by berth"},
+		{[]string{"--link", "base:b"}, "--link is not supported by berth"},
+		{[]string{"--volumes-from", "base"}, "--volumes-from is not supported by berth"},
+		{[]string{"--pid", "container:base"}, "--pid container:base is not supported"},
+		{[]string{"--ipc", "host"}, "--ipc host is not supported"},
+		{[]string{"--ipc", "shareable"}, "--ipc shareable is not supported"},
+		{[]string{"--device", "/dev/null:/dev/xnull"}, "--device is not supported"},
+		{[]string{"--mac-address", "02:42:ac:11:00:99"}, "--mac-address is not supported"},
+		{[]string{"--cgroupns", "private"}, "--cgroupns private"},
+		{[]string{"--gpus", "all"}, `could not select device driver "" with capabilities: [[gpu]]`},
+		{[]string{"--storage-opt", "size=1G"}, "--storage-opt is not supported"},
+		{[]string{"--blkio-weight", "100"}, "--blkio-weight is not supported"},
+		{[]string{"--device-read-bps", "/dev/sda:1mb"}, "--device-read-bps is not supported"},
+		{[]string{"--oom-score-adj", "5000"}, "range for oom score adj is [-1000, 1000]"},
+		{[]string{"--uts", "host", "--hostname", "h1"}, "Conflicting options: hostname and the UTS mode"},
+	}
+	for _, c := range refused {
+		r := d.Docker(append(append([]string{"run", "--rm"}, c.flags...), "busybox", "true")...)
+		if r.Code == 0 || !strings.Contains(r.Stderr, c.msg) {
+			t.Errorf("run %v: want a refusal with %q, got %s", c.flags, c.msg, r)
+		}
+	}
+	// Refused at create: nothing is left behind.
+	if out := strings.TrimSpace(d.MustDocker("ps", "-aq")); strings.Count(out, "\n") != 0 {
+		t.Errorf("containers left by refused runs:\n%s", out)
+	}
+}

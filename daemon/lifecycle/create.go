@@ -42,6 +42,13 @@ func (m *Manager) Create(ctx context.Context, name string, cfg *apicontainer.Con
 	if err := validateHostConfig(hc); err != nil {
 		return apicontainer.CreateResponse{}, err
 	}
+	if nc != nil {
+		for _, es := range nc.EndpointsConfig {
+			if es != nil && len(es.MacAddress) > 0 {
+				return apicontainer.CreateResponse{}, invalidArg("--mac-address is not supported by berth yet")
+			}
+		}
+	}
 	img, err := m.images.Get(ctx, cfg.Image)
 	if err != nil {
 		return apicontainer.CreateResponse{}, err

@@ -310,6 +310,9 @@ func (m *Manager) specOptions(c *container.Container, rootfs string, etc map[str
 		ShmSize:           hc.ShmSize,
 		Sysctls:           hc.Sysctls,
 		CgroupsPath:       filepath.Join(m.cfg.CgroupParent, c.ID),
+		OOMScoreAdj:       hc.OomScoreAdj,
+		HostPID:           hc.PidMode.IsHost(),
+		HostUTS:           hc.UTSMode.IsHost(),
 	}
 	sec, err := parseSecurityOpts(hc.SecurityOpt)
 	if err != nil {

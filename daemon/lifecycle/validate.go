@@ -70,6 +70,62 @@ func validateCreate(cfg *apicontainer.Config, hc *apicontainer.HostConfig, numCP
 			return err
 		}
 	}
+	if hc.OomScoreAdj < -1000 || hc.OomScoreAdj > 1000 {
+		return invalidArg("Invalid value %d, range for oom score adj is [-1000, 1000]", hc.OomScoreAdj)
+	}
+	if hc.UTSMode.IsHost() && cfg.Hostname != "" {
+		return invalidArg("Conflicting options: hostname and the UTS mode")
+	}
+	return validateSupported(cfg, hc)
+}
+
+// validateSupported refuses what berth cannot honour yet, naming the
+// flag, rather than creating a container that silently lacks it.
+func validateSupported(cfg *apicontainer.Config, hc *apicontainer.HostConfig) error {
+	unsupported := func(flag string) error {
+		return invalidArg("%s is not supported by berth yet", flag)
+	}
+	r := &hc.Resources
+	checks := []struct {
+		set  bool
+		flag string
+	}{
+		{hc.Init != nil && *hc.Init, "--init"},
+		{len(hc.Links) > 0, "--link"},
+		{len(hc.VolumesFrom) > 0, "--volumes-from"},
+		{hc.PidMode != "" && !hc.PidMode.IsHost(), "--pid " + string(hc.PidMode)},
+		{hc.IpcMode != "" && hc.IpcMode != "private", "--ipc " + string(hc.IpcMode)},
+		{hc.UTSMode != "" && !hc.UTSMode.IsHost(), "--uts " + string(hc.UTSMode)},
+		{hc.CgroupnsMode == "private", "--cgroupns private (the cgroup namespace is the host's, as Docker's default on cgroup v1)"},
+		{hc.UsernsMode != "" && hc.UsernsMode != "host", "--userns " + string(hc.UsernsMode)},
+		{len(r.Devices) > 0, "--device"},
+		{len(r.DeviceCgroupRules) > 0, "--device-cgroup-rule"},
+		{len(hc.StorageOpt) > 0, "--storage-opt"},
+		{r.BlkioWeight != 0 || len(r.BlkioWeightDevice) > 0, "--blkio-weight"},
+		{len(r.BlkioDeviceReadBps) > 0, "--device-read-bps"},
+		{len(r.BlkioDeviceWriteBps) > 0, "--device-write-bps"},
+		{len(r.BlkioDeviceReadIOps) > 0, "--device-read-iops"},
+		{len(r.BlkioDeviceWriteIOps) > 0, "--device-write-iops"},
+		{r.CPURealtimePeriod != 0 || r.CPURealtimeRuntime != 0, "--cpu-rt-period/--cpu-rt-runtime"},
+		{r.MemorySwappiness != nil && *r.MemorySwappiness != -1, "--memory-swappiness"},
+		{r.CPUCount != 0 || r.CPUPercent != 0 || r.IOMaximumIOps != 0 || r.IOMaximumBandwidth != 0, "Windows-only resource limits"},
+		{hc.Runtime != "" && hc.Runtime != "runc" && hc.Runtime != "berth", "--runtime " + hc.Runtime},
+		{hc.Isolation != "" && hc.Isolation != "default", "--isolation " + string(hc.Isolation)},
+		{hc.VolumeDriver != "" && hc.VolumeDriver != "local", "--volume-driver " + hc.VolumeDriver},
+	}
+	for _, c := range checks {
+		if c.set {
+			return unsupported(c.flag)
+		}
+	}
+	if len(r.DeviceRequests) > 0 {
+		// dockerd's words when no device driver can serve the request.
+		caps := ""
+		if len(r.DeviceRequests[0].Capabilities) > 0 {
+			caps = fmt.Sprint(r.DeviceRequests[0].Capabilities)
+		}
+		return invalidArg("could not select device driver %q with capabilities: %s", r.DeviceRequests[0].Driver, caps)
+	}
 	return nil
 }
 

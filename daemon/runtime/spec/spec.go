@@ -65,6 +65,11 @@ type Options struct {
 	Sysctls                               map[string]string
 	Ulimits                               []Ulimit
 	CgroupsPath                           string
+	// OOMScoreAdj is --oom-score-adj (0: the daemon's own).
+	OOMScoreAdj int
+	// HostPID and HostUTS share the host's PID and UTS namespaces
+	// (--pid host, --uts host).
+	HostPID, HostUTS bool
 }
 
 // DefaultCapabilities is Docker's default capability set.
@@ -183,7 +188,7 @@ func (g *Generator) Generate(o Options) (*specs.Spec, error) {
 		cwd = "/"
 	}
 	hostname := o.Hostname
-	if hostname == "" && o.NetworkMode == "host" {
+	if o.HostUTS || (hostname == "" && o.NetworkMode == "host") {
 		// --network host shows the host's name, as Docker does.
 		hostname, _ = os.Hostname()
 	}
@@ -231,7 +236,19 @@ func (g *Generator) Generate(o Options) (*specs.Spec, error) {
 	}
 
 	// Namespaces.
-	s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.UTSNamespace}, {Type: specs.IPCNamespace}, {Type: specs.PIDNamespace}}
+	s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.IPCNamespace}}
+	if o.HostUTS {
+		s.Hostname = "" // the host's name; a shared namespace cannot be renamed
+	} else {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UTSNamespace})
+	}
+	if !o.HostPID {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.PIDNamespace})
+	}
+	if o.OOMScoreAdj != 0 {
+		adj := o.OOMScoreAdj
+		s.Process.OOMScoreAdj = &adj
+	}
 	// The cgroup namespace stays the host's: Docker's behaviour on a
 	// cgroup v1 host.
 	switch {
