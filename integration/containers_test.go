@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -504,6 +505,7 @@ func TestRunFlagsHonouredOrRefused(t *testing.T) {
 		{[]string{"--pid", "host", "busybox", "sh", "-c", "test $$ != 1 && test -d /proc/1 && echo host-pids"}, "host-pids"},
 		{[]string{"busybox", "sh", "-c", "echo $$"}, "1"},
 		{[]string{"--ipc", "private", "--cgroupns", "host", "busybox", "echo", "ok"}, "ok"},
+		{[]string{"--platform", "linux/" + goruntime.GOARCH, "busybox", "echo", "ok"}, "ok"},
 	}
 	for _, h := range honoured {
 		r := d.Docker(append([]string{"run", "--rm"}, h.args...)...)
@@ -531,6 +533,7 @@ func TestRunFlagsHonouredOrRefused(t *testing.T) {
 		{[]string{"--device-read-bps", "/dev/sda:1mb"}, "--device-read-bps is not supported"},
 		{[]string{"--oom-score-adj", "5000"}, "range for oom score adj is [-1000, 1000]"},
 		{[]string{"--uts", "host", "--hostname", "h1"}, "Conflicting options: hostname and the UTS mode"},
+		{[]string{"--platform", "linux/s390x"}, "does not match the specified platform: wanted linux/s390x, actual: linux/" + goruntime.GOARCH},
 	}
 	for _, c := range refused {
 		r := d.Docker(append(append([]string{"run", "--rm"}, c.flags...), "busybox", "true")...)

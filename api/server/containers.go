@@ -2,9 +2,11 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	apicontainer "github.com/moby/moby/api/types/container"
@@ -17,6 +19,11 @@ func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	}
 	if req.Config == nil {
 		return badRequest("config cannot be empty in order to create a container")
+	}
+	if p := r.URL.Query().Get("platform"); p != "" {
+		if err := s.checkPlatform(r, req.Config.Image, p); err != nil {
+			return err
+		}
 	}
 	resp, err := s.b.ContainerCreate(r.Context(), r.URL.Query().Get("name"), req.Config, req.HostConfig, req.NetworkingConfig)
 	if err != nil {
@@ -283,4 +290,57 @@ func (s *Server) execCreate(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, 201, map[string]string{"Id": id})
 	return nil
+}
+
+// checkPlatform refuses a create whose --platform the local image does
+// not provide, in dockerd's words. dockerd answers 404, after which the
+// docker CLI pulls that platform to run it under emulation; berth has no
+// emulation, so it answers 400 and the CLI shows the reason instead of a
+// pull. A missing image is left to the create.
+func (s *Server) checkPlatform(r *http.Request, ref, want string) error {
+	wantOS, wantArch, wantVariant, err := parsePlatform(want)
+	if err != nil {
+		return badRequest(fmt.Sprintf("invalid platform %q: %v", want, err))
+	}
+	img, err := s.b.ImageInspect(r.Context(), ref)
+	if err != nil || img == nil {
+		return nil
+	}
+	_, arch, _, _ := parsePlatform(img.Os + "/" + img.Architecture)
+	if img.Os == wantOS && arch == wantArch && (wantVariant == "" || img.Variant == "" || img.Variant == wantVariant) {
+		return nil
+	}
+	actual := img.Os + "/" + img.Architecture
+	if img.Variant != "" {
+		actual += "/" + img.Variant
+	}
+	return &statusError{http.StatusBadRequest, fmt.Sprintf("image with reference %s was found but does not match the specified platform: wanted %s, actual: %s", ref, want, actual)}
+}
+
+// parsePlatform reads "os/arch[/variant]" (or an architecture alone,
+// meaning linux), with the common architecture aliases.
+func parsePlatform(p string) (os, arch, variant string, err error) {
+	parts := strings.Split(strings.ToLower(p), "/")
+	switch len(parts) {
+	case 1:
+		os, arch = "linux", parts[0]
+	case 2:
+		os, arch = parts[0], parts[1]
+	case 3:
+		os, arch, variant = parts[0], parts[1], parts[2]
+	default:
+		return "", "", "", fmt.Errorf("too many parts")
+	}
+	if os == "" || arch == "" {
+		return "", "", "", fmt.Errorf("empty part")
+	}
+	switch arch {
+	case "x86_64", "x86-64":
+		arch = "amd64"
+	case "aarch64":
+		arch = "arm64"
+	case "i386", "i686":
+		arch = "386"
+	}
+	return os, arch, variant, nil
 }

@@ -72,3 +72,35 @@ func TestLegacyImageInspect(t *testing.T) {
 		}
 	}
 }
+
+func TestParsePlatform(t *testing.T) {
+	for _, tc := range []struct {
+		in, os, arch, variant string
+		bad                   bool
+	}{
+		{in: "linux/amd64", os: "linux", arch: "amd64"},
+		{in: "linux/x86_64", os: "linux", arch: "amd64"},
+		{in: "arm64", os: "linux", arch: "arm64"},
+		{in: "linux/arm/v7", os: "linux", arch: "arm", variant: "v7"},
+		{in: "Linux/AARCH64", os: "linux", arch: "arm64"},
+		{in: "linux/", bad: true},
+		{in: "a/b/c/d", bad: true},
+	} {
+		os, arch, variant, err := parsePlatform(tc.in)
+		if (err != nil) != tc.bad || (!tc.bad && (os != tc.os || arch != tc.arch || variant != tc.variant)) {
+			t.Errorf("parsePlatform(%q) = %q %q %q %v", tc.in, os, arch, variant, err)
+		}
+	}
+}
+
+func FuzzParsePlatform(f *testing.F) {
+	for _, s := range []string{"linux/amd64", "arm64", "linux/arm/v7", "", "///"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		os, arch, _, err := parsePlatform(s)
+		if err == nil && (os == "" || arch == "") {
+			t.Fatalf("parsePlatform(%q) accepted an empty part", s)
+		}
+	})
+}
