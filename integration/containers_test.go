@@ -438,6 +438,22 @@ func TestEverydayOutputs(t *testing.T) {
 	d.MustDocker("rm", "-f", "n1", "n2")
 	d.MustDocker("network", "rm", "usernet")
 
+	// exec: the container's --ulimit values; --privileged gets what a
+	// privileged container gets (the host's bounding set).
+	d.MustDocker("run", "-d", "--name", "u", "--ulimit", "nofile=1234:2345", "busybox", "sleep", "100")
+	if out := d.MustDocker("exec", "u", "sh", "-c", "ulimit -n; ulimit -Hn"); out != "1234\n2345\n" {
+		t.Errorf("exec ulimits = %q, want the container's 1234/2345", out)
+	}
+	capEff := "grep CapEff /proc/self/status"
+	priv := d.MustDocker("run", "--rm", "--privileged", "busybox", "sh", "-c", capEff)
+	if out := d.MustDocker("exec", "--privileged", "u", "sh", "-c", capEff); out != priv {
+		t.Errorf("exec --privileged: %q, a privileged container: %q", out, priv)
+	}
+	if out := d.MustDocker("exec", "u", "sh", "-c", capEff); out == priv {
+		t.Errorf("a plain exec got the privileged set %q", out)
+	}
+	d.MustDocker("rm", "-f", "u")
+
 	if r := d.Docker("inspect", "nosuchthing"); r.Code == 0 || !strings.Contains(r.Stderr, "No such object: nosuchthing") {
 		t.Errorf("inspect of nothing: %s", r)
 	}

@@ -155,7 +155,9 @@ func (m *Manager) ExecStart(ctx context.Context, id string, opts backend.ExecSta
 		ConsoleSize:    opts.ConsoleSize,
 	}
 	if req.Privileged {
-		eo.Capabilities = spec.AllCapabilities()
+		// Every capability the host allows: asking for one outside the
+		// daemon's bounding set fails the exec ("unable to apply caps").
+		eo.Capabilities = spec.HostCapabilities()
 	}
 	if !opts.Detach {
 		if req.AttachStdin {

@@ -638,6 +638,10 @@ func (s *shim) exec(conn net.Conn, br *bufio.Reader, req runtime.Request) {
 		return
 	}
 	p := &libcontainer.Process{Args: e.Args, Env: e.Env, Cwd: e.Cwd, UID: int(e.UID), GID: int(e.GID)}
+	if sp := s.cfg.Spec; sp != nil && sp.Process != nil {
+		// An exec'd process has the container's --ulimit values, as on Docker.
+		p.Rlimits = rlimits(sp.Process.Rlimits)
+	}
 	for _, g := range e.AdditionalGids {
 		p.AdditionalGroups = append(p.AdditionalGroups, int(g))
 	}

@@ -165,6 +165,10 @@ func hostDevices(dir string) ([]specs.LinuxDevice, error) {
 	return out, nil
 }
 
+// HostCapabilities is every capability this host lets a process hold:
+// what a privileged container or `exec --privileged` gets.
+func HostCapabilities() []string { return hostCapabilities() }
+
 // hostCapabilities is every capability in this process' bounding set: what
 // a privileged container (or --cap-add ALL) may actually be given. The
 // AllCapabilities list is in kernel bit order.
