@@ -452,6 +452,27 @@ func TestEverydayOutputs(t *testing.T) {
 	if out := d.MustDocker("exec", "u", "sh", "-c", capEff); out == priv {
 		t.Errorf("a plain exec got the privileged set %q", out)
 	}
+	// stats' NET I/O: the veth's counters, as the container sees them.
+	gw := strings.TrimSpace(d.MustDocker("inspect", "-f", "{{.NetworkSettings.Gateway}}", "u"))
+	d.Docker("exec", "u", "ping", "-c", "2", "-s", "1000", "-W", "1", gw)
+	txIn, _ := strconv.ParseUint(strings.TrimSpace(d.MustDocker("exec", "u", "cat", "/sys/class/net/eth0/statistics/tx_bytes")), 10, 64)
+	resp, err := d.HTTPClient().Get("http://berth/containers/u/stats?stream=false")
+	if err != nil {
+		t.Fatalf("stats: %v", err)
+	}
+	var st struct {
+		Networks map[string]struct {
+			TxBytes uint64 `json:"tx_bytes"`
+		}
+	}
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if err != nil || txIn < 2000 || st.Networks["eth0"].TxBytes < txIn {
+		t.Errorf("stats eth0 tx_bytes = %d (%v), the container counted %d", st.Networks["eth0"].TxBytes, err, txIn)
+	}
+	if out := strings.TrimSpace(d.MustDocker("stats", "--no-stream", "--format", "{{.NetIO}}", "u")); strings.HasPrefix(out, "0B") || strings.HasSuffix(out, "/ 0B") {
+		t.Errorf("stats NET I/O = %q", out)
+	}
 	d.MustDocker("rm", "-f", "u")
 
 	if r := d.Docker("inspect", "nosuchthing"); r.Code == 0 || !strings.Contains(r.Stderr, "No such object: nosuchthing") {

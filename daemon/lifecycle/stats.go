@@ -13,6 +13,7 @@ import (
 	"github.com/containerd/errdefs"
 	apicontainer "github.com/moby/moby/api/types/container"
 	"github.com/opencontainers/cgroups"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -95,6 +96,7 @@ func (m *Manager) Stats(ctx context.Context, name string, stream bool, out func(
 			if cs, err := task.Stats(); err == nil {
 				fillStats(s, cs)
 			}
+			s.Networks = m.networkStats(c.ID)
 		}
 		if prev != nil {
 			s.PreRead = prev.Read
@@ -197,4 +199,37 @@ func memTotal() int64 {
 		return 0
 	}
 	return int64(si.Totalram) * int64(si.Unit)
+}
+
+// networkStats reads a container's interface counters from the host side
+// of its veth pairs (what the host receives, the container sent), keyed
+// by the interface name inside the container, as Docker's stats are.
+func (m *Manager) networkStats(id string) map[string]apicontainer.NetworkStats {
+	if m.net == nil {
+		return nil
+	}
+	sb := m.net.Sandbox(id)
+	if sb == nil {
+		return nil
+	}
+	out := map[string]apicontainer.NetworkStats{}
+	for _, ep := range sb.Endpoints {
+		if ep.HostVeth == "" || ep.IfName == "" {
+			continue
+		}
+		l, err := netlink.LinkByName(ep.HostVeth)
+		if err != nil || l.Attrs().Statistics == nil {
+			continue
+		}
+		st := l.Attrs().Statistics
+		out[ep.IfName] = apicontainer.NetworkStats{
+			RxBytes: st.TxBytes, RxPackets: st.TxPackets, RxErrors: st.TxErrors, RxDropped: st.TxDropped,
+			TxBytes: st.RxBytes, TxPackets: st.RxPackets, TxErrors: st.RxErrors, TxDropped: st.RxDropped,
+			EndpointID: ep.ID,
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
