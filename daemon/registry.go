@@ -116,3 +116,33 @@ func (d *Daemon) DistributionInspect(ctx context.Context, ref, auth string) (reg
 	di, err := d.reg.DistributionInspect(ctx, r, ac)
 	return di, registryErr(err)
 }
+
+// ImageSearch implements backend.Backend.
+func (d *Daemon) ImageSearch(ctx context.Context, term string, limit int, f backend.Filters, auth string) ([]registrytypes.SearchResult, error) {
+	opts, automatedOnly, err := registry.ParseSearchFilters(searchFilterMap(f))
+	if err != nil {
+		return nil, errdefs.ErrInvalidArgument.WithMessage(err.Error())
+	}
+	opts.Limit = limit
+	ac, err := registry.DecodeAuth(auth)
+	if err != nil {
+		ac = registrytypes.AuthConfig{}
+	}
+	res, err := d.reg.Search(ctx, term, opts, ac)
+	if err != nil {
+		return nil, registryErr(err)
+	}
+	if automatedOnly {
+		return []registrytypes.SearchResult{}, nil
+	}
+	return res, nil
+}
+
+// searchFilterMap is the filters as key → values.
+func searchFilterMap(f backend.Filters) map[string][]string {
+	out := map[string][]string{}
+	for _, k := range f.Keys() {
+		out[k] = f.Get(k)
+	}
+	return out
+}

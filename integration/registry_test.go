@@ -536,3 +536,40 @@ print(c.inspect_distribution(%q)["Descriptor"]["digest"])
 		t.Errorf("inspect with credentials: %d %s; want digest %s", code, body, pushed)
 	}
 }
+
+// TestSearch is `docker search` against a registry that has the v1
+// search API (a stand-in for Docker Hub on loopback) and one that has not.
+func TestSearch(t *testing.T) {
+	hub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/search" {
+			http.NotFound(w, r)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(registrytypes.SearchResults{Query: r.URL.Query().Get("q"), Results: []registrytypes.SearchResult{
+			{Name: "redis", Description: "an in-memory store", StarCount: 100, IsOfficial: true},
+			{Name: "someone/redis", StarCount: 2},
+		}})
+	}))
+	defer hub.Close()
+	v2only := httptest.NewServer(http.NotFoundHandler())
+	defer v2only.Close()
+	d := testenv.StartDaemon(t)
+	host := strings.TrimPrefix(hub.URL, "http://")
+
+	out := d.MustDocker("search", "--format", "{{.Name}} {{.StarCount}} {{.IsOfficial}}", host+"/redis")
+	if out != "redis 100 [OK]\nsomeone/redis 2 \n" {
+		t.Errorf("search = %q", out)
+	}
+	if out := d.MustDocker("search", "--filter", "is-official=true", "--format", "{{.Name}}", host+"/redis"); out != "redis\n" {
+		t.Errorf("search --filter is-official = %q", out)
+	}
+	if out := d.MustDocker("search", "--limit", "1", "--format", "{{.Name}}", host+"/redis"); out != "redis\n" {
+		t.Errorf("search --limit 1 = %q", out)
+	}
+	if r := d.Docker("search", "--filter", "colour=red", host+"/redis"); r.Code == 0 || !strings.Contains(r.Stderr, "invalid filter 'colour'") {
+		t.Errorf("search with a bad filter: %s", r)
+	}
+	if r := d.Docker("search", strings.TrimPrefix(v2only.URL, "http://")+"/redis"); r.Code == 0 || !strings.Contains(r.Stderr, "unexpected status code 404") {
+		t.Errorf("search on a registry without v1 search: %s", r)
+	}
+}

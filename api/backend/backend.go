@@ -93,6 +93,11 @@ type Registry interface {
 	// /distribution/{name}/json). A missing repository or tag is
 	// ErrNotFound, refused credentials ErrUnauthenticated.
 	DistributionInspect(ctx context.Context, ref, auth string) (registry.DistributionInspect, error)
+	// ImageSearch asks term's registry (Docker Hub for a bare name) for
+	// at most limit repositories matching it (`docker search`), with the
+	// filters is-official, is-automated and stars and the raw
+	// X-Registry-Auth header.
+	ImageSearch(ctx context.Context, term string, limit int, f Filters, auth string) ([]registry.SearchResult, error)
 }
 
 // Build is the classic builder (POST /build).

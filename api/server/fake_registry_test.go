@@ -54,3 +54,12 @@ func (f *fakeBackend) DistributionInspect(ctx context.Context, ref, auth string)
 		Platforms: []ocispec.Platform{{OS: "linux", Architecture: "amd64"}},
 	}, nil
 }
+
+// ImageSearch: "nothing" finds nothing, others one official result.
+func (f *fakeBackend) ImageSearch(ctx context.Context, term string, limit int, fl Filters, auth string) ([]registry.SearchResult, error) {
+	f.hit("ImageSearch")
+	if term == "nothing" {
+		return []registry.SearchResult{}, nil
+	}
+	return []registry.SearchResult{{Name: term, Description: "limit " + fmt.Sprint(limit), StarCount: 3, IsOfficial: true}}, nil
+}

@@ -189,6 +189,26 @@ func (s *Server) routes() {
 	// Swarm mode (swarm.go).
 	s.swarmRoutes(h)
 
+	h("GET /images/search", func(w http.ResponseWriter, r *http.Request) error {
+		q := r.URL.Query()
+		f, err := parseFilters(q.Get("filters"))
+		if err != nil {
+			return err
+		}
+		limit := 0
+		if v := q.Get("limit"); v != "" {
+			if limit, err = strconv.Atoi(v); err != nil {
+				return badRequest("invalid limit: " + v)
+			}
+		}
+		res, err := s.b.ImageSearch(r.Context(), q.Get("term"), limit, f, r.Header.Get("X-Registry-Auth"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, 200, res)
+		return nil
+	})
+
 	// Plugins: berth runs none (its drivers are built in), so the list is
 	// empty and every name is unknown — which `docker inspect NAME` needs,
 	// as it asks for a plugin last. Installing one stays a 501 below.
@@ -204,7 +224,7 @@ func (s *Server) routes() {
 	// than a 404 that reads like a client bug.
 	for _, p := range []string{
 		"POST /containers/{id}/update", "GET /containers/{id}/attach/ws", "GET /system/df",
-		"GET /images/search", "POST /session",
+		"POST /session",
 		"POST /build/prune", "/plugins/",
 	} {
 		h(p, func(w http.ResponseWriter, r *http.Request) error {
